@@ -1,0 +1,1 @@
+//! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
