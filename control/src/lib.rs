@@ -1,1 +1,3 @@
 //! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
+
+pub mod inventory;
