@@ -1,3 +1,4 @@
 //! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
 
 pub mod inventory;
+pub mod model;
