@@ -1,0 +1,98 @@
+//! Flow-state bits the program records in flow entries, and the expiry rule the daemon's
+//! sweeper applies to them.
+
+/// A SYN was seen in this direction.
+pub const SEEN_SYN: u32 = 1 << 0;
+/// A FIN was seen in this direction.
+pub const SEEN_FIN: u32 = 1 << 1;
+/// A RST was seen in this direction.
+pub const SEEN_RST: u32 = 1 << 2;
+
+/// `last_seen_ns` is refreshed only when it is older than this, so established flows do not
+/// write their flow entry on every packet (cache lines shared between CPUs stay clean).
+pub const TOUCH_NS: u64 = 1_000_000_000;
+
+/// TCP flag bits as they appear in the 13th byte of the TCP header.
+pub const TCP_FIN: u8 = 0x01;
+/// TCP SYN flag bit.
+pub const TCP_SYN: u8 = 0x02;
+/// TCP RST flag bit.
+pub const TCP_RST: u8 = 0x04;
+
+/// The `SEEN_*` bits a TCP header with these flags contributes.
+#[inline(always)]
+#[must_use]
+pub const fn seen_bits(tcp_flags: u8) -> u32 {
+    let mut bits = 0;
+    if tcp_flags & TCP_SYN != 0 {
+        bits |= SEEN_SYN;
+    }
+    if tcp_flags & TCP_FIN != 0 {
+        bits |= SEEN_FIN;
+    }
+    if tcp_flags & TCP_RST != 0 {
+        bits |= SEEN_RST;
+    }
+    bits
+}
+
+/// Idle timeouts, in nanoseconds, per kind of flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_established_ns: u64,
+    pub tcp_closing_ns: u64,
+    pub udp_ns: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_established_ns: 900 * 1_000_000_000,
+            tcp_closing_ns: 10 * 1_000_000_000,
+            udp_ns: 60 * 1_000_000_000,
+        }
+    }
+}
+
+/// IP protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
+
+/// Whether a flow last seen at `last_seen_ns` with `flags` (both directions OR-ed) has
+/// expired at `now_ns`.
+#[must_use]
+pub const fn expired(proto: u8, flags: u32, last_seen_ns: u64, now_ns: u64, t: &Timeouts) -> bool {
+    let idle = now_ns.saturating_sub(last_seen_ns);
+    let limit = if proto == PROTO_TCP {
+        if flags & (SEEN_FIN | SEEN_RST) != 0 { t.tcp_closing_ns } else { t.tcp_established_ns }
+    } else {
+        t.udp_ns
+    };
+    // The program refreshes last_seen at most every TOUCH_NS, so allow for that slack.
+    idle > limit + TOUCH_NS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_bits_map_tcp_flags() {
+        assert_eq!(seen_bits(TCP_SYN), SEEN_SYN);
+        assert_eq!(seen_bits(TCP_SYN | 0x10), SEEN_SYN);
+        assert_eq!(seen_bits(TCP_FIN | TCP_RST), SEEN_FIN | SEEN_RST);
+        assert_eq!(seen_bits(0x10), 0);
+    }
+
+    #[test]
+    fn closing_tcp_flows_expire_sooner_than_established_ones() {
+        let t = Timeouts::default();
+        let now = 1_000 * 1_000_000_000;
+        let last = now - 30 * 1_000_000_000;
+        assert!(!expired(PROTO_TCP, SEEN_SYN, last, now, &t));
+        assert!(expired(PROTO_TCP, SEEN_SYN | SEEN_FIN, last, now, &t));
+        assert!(!expired(PROTO_UDP, 0, last, now, &t));
+        assert!(expired(PROTO_UDP, 0, now - 62 * 1_000_000_000, now, &t));
+    }
+}

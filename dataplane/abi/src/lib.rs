@@ -1,0 +1,19 @@
+//! The contract between eplink's XDP program and userspace: map names, capacities, key and
+//! value layouts, outcome codes, and the pure arithmetic (checksums, token buckets, port
+//! selection, flow state) that both sides must agree on.
+//!
+//! Every type here is `#[repr(C)]` with explicit padding and a compile-time size assertion:
+//! the same bytes are written by Rust userspace and read by the BPF program. Addresses are
+//! 16 bytes with a family tag so IPv6 fits without an ABI change; IPv4 uses the first four
+//! bytes and leaves the rest zero. Fields that hold network-byte-order values end in `_be`.
+#![no_std]
+
+pub mod bucket;
+pub mod csum;
+pub mod flow;
+pub mod maps;
+pub mod outcome;
+pub mod port;
+
+pub use maps::*;
+pub use outcome::{Outcome, OUTCOME_COUNT};

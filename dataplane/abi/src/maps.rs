@@ -1,0 +1,278 @@
+//! Map names, default capacities, and the key/value layouts of every map.
+//!
+//! Names are ABI: the loader pins each map under the bpffs directory by this name, and a
+//! restarted daemon or the `eplink` CLI finds it there. Capacities are defaults; the loader
+//! can override the sized ones at load time.
+
+use crate::outcome::OUTCOME_COUNT;
+
+/// Interfaces the program serves: `IfaceKey` → `IfaceInfo`. Written by the daemon.
+pub const MAP_IFACES: &str = "IFACES";
+/// ENI addresses: `EniKey` (VPC, address) → ENI index (`u32`). Written by the daemon.
+pub const MAP_ENIS: &str = "ENIS";
+/// Zone connections, one per ENI: array indexed by ENI index → `ZoneConn`. Written by the daemon.
+pub const MAP_ZONE_CONNS: &str = "ZONE_CONNS";
+/// SNAT address pools: array indexed by zone index → `SnatPool`. Written by the daemon.
+pub const MAP_SNAT_POOLS: &str = "SNAT_POOLS";
+/// Forward flows: LRU `FlowKey` (consumer view) → `FwdEntry`. Written by the program, swept by the daemon.
+pub const MAP_CT_FWD: &str = "CT_FWD";
+/// Reverse flows: LRU `FlowKey` (provider view, scope 0) → `RevEntry`. Written by the program.
+pub const MAP_CT_REV: &str = "CT_REV";
+/// Token buckets: array indexed by `eni * 2 + direction` → GCRA theoretical arrival time (`u64`).
+pub const MAP_BUCKETS: &str = "BUCKETS";
+/// Per-ENI per-CPU counters: array indexed by ENI index → `EniStats`.
+pub const MAP_ENI_STATS: &str = "ENI_STATS";
+/// Per-CPU counters of every outcome: array indexed by `Outcome` → `u64`.
+pub const MAP_GLOBAL_STATS: &str = "GLOBAL_STATS";
+
+/// Every map name, for pinning, inspection and clean-up.
+pub const ALL_MAPS: [&str; 9] = [
+    MAP_IFACES,
+    MAP_ENIS,
+    MAP_ZONE_CONNS,
+    MAP_SNAT_POOLS,
+    MAP_CT_FWD,
+    MAP_CT_REV,
+    MAP_BUCKETS,
+    MAP_ENI_STATS,
+    MAP_GLOBAL_STATS,
+];
+
+/// Name of the XDP program in the object file (and of its pinned link).
+pub const PROGRAM_NAME: &str = "eplink_xdp";
+
+/// Default capacity of `IFACES`.
+pub const MAX_IFACES: u32 = 1024;
+/// Capacity of ENI-indexed maps (`ENIS`, `ZONE_CONNS`, `ENI_STATS`; `BUCKETS` is twice this).
+pub const MAX_ENIS: u32 = 65_536;
+/// Capacity of `SNAT_POOLS` (zones served by one gateway host).
+pub const MAX_ZONES: u32 = 64;
+/// Default capacity of each flow table (`CT_FWD`, `CT_REV`).
+pub const MAX_FLOWS: u32 = 1_048_576;
+/// Addresses per SNAT pool.
+pub const SNAT_POOL_SIZE: usize = 8;
+
+/// Address family tag used in keys and values.
+pub const FAMILY_V4: u8 = 4;
+/// Address family tag for IPv6 (the ABI carries it; the program serves IPv4 today).
+pub const FAMILY_V6: u8 = 6;
+
+/// Interface role: faces a consumer VPC.
+pub const ROLE_CONSUMER: u32 = 1;
+/// Interface role: faces the provider's load balancers.
+pub const ROLE_PROVIDER: u32 = 2;
+
+/// Zone connection state as the dataplane sees it: anything but `Connected` forwards nothing.
+pub const ZONE_DISCONNECTED: u32 = 0;
+/// The zone connection is `Connected`: new and existing flows forward.
+pub const ZONE_CONNECTED: u32 = 1;
+
+/// Bucket direction: consumer → service.
+pub const DIR_FORWARD: u32 = 0;
+/// Bucket direction: service → consumer.
+pub const DIR_REVERSE: u32 = 1;
+
+/// A 16-byte address; IPv4 lives in the first four bytes (network order), the rest zero.
+pub type Addr = [u8; 16];
+
+/// Builds an `Addr` from IPv4 octets.
+#[must_use]
+pub const fn addr_v4(o: [u8; 4]) -> Addr {
+    let mut a = [0u8; 16];
+    a[0] = o[0];
+    a[1] = o[1];
+    a[2] = o[2];
+    a[3] = o[3];
+    a
+}
+
+/// Key of `IFACES`: the ingress interface and the 802.1Q VLAN id (0 = untagged).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IfaceKey {
+    pub ifindex: u32,
+    pub vlan: u32,
+}
+
+/// Value of `IFACES`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfaceInfo {
+    /// `ROLE_CONSUMER` or `ROLE_PROVIDER`.
+    pub role: u32,
+    /// The consumer VPC's index (consumer role only): scopes ENI and flow lookups, so two
+    /// VPCs may use the same addresses.
+    pub vpc: u32,
+}
+
+/// Key of `ENIS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EniKey {
+    pub vpc: u32,
+    pub family: u8,
+    pub _pad: [u8; 3],
+    pub addr: Addr,
+}
+
+/// Value of `ZONE_CONNS`: what one ENI forwards to, and how fast.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneConn {
+    /// `ZONE_CONNECTED` or `ZONE_DISCONNECTED`.
+    pub state: u32,
+    /// Bumped by the daemon each time the ENI index is given to a new ENI; flows remember
+    /// it, so a flow of a deleted ENI never forwards through its successor.
+    pub generation: u32,
+    /// Index into `SNAT_POOLS`.
+    pub zone: u32,
+    /// Family of `vip`.
+    pub family: u8,
+    pub _pad: [u8; 3],
+    /// The allocated service resource's address in this zone (the load balancer VIP).
+    pub vip: Addr,
+    /// GCRA cost of one byte, in bucket ticks (1/16 ns) scaled by 2^16; 0 = no limit.
+    pub cost_per_byte_q16: u64,
+    /// GCRA burst tolerance, in bucket ticks.
+    pub tolerance_ticks: u64,
+}
+
+/// Value of `SNAT_POOLS`: the source addresses translated flows of a zone use.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnatPool {
+    /// Number of valid entries in `addrs`.
+    pub count: u32,
+    pub family: u8,
+    pub _pad: [u8; 3],
+    pub addrs: [Addr; SNAT_POOL_SIZE],
+}
+
+/// Key of both flow tables: a 5-tuple in a scope. `CT_FWD` uses the consumer VPC as scope
+/// and the packet as the consumer sent it; `CT_REV` uses scope 0 and the reply as the
+/// service sends it (source = VIP, destination = SNAT address and port).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub scope: u32,
+    pub proto: u8,
+    pub family: u8,
+    pub _pad: u16,
+    pub src: Addr,
+    pub dst: Addr,
+    pub sport_be: u16,
+    pub dport_be: u16,
+}
+
+/// Value of `CT_FWD`: the NAT binding of a flow. Set once when the flow is created and kept
+/// until it expires, even if the zone's allocation changes (smooth migration).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FwdEntry {
+    /// New source (SNAT address).
+    pub nat_src: Addr,
+    /// New destination (the VIP allocated when the flow started).
+    pub nat_dst: Addr,
+    pub nat_sport_be: u16,
+    pub _pad: u16,
+    pub eni: u32,
+    pub generation: u32,
+    /// `flow::SEEN_*` bits observed in this direction.
+    pub flags: u32,
+    /// `bpf_ktime_get_ns` of the last packet, refreshed at most every `flow::TOUCH_NS`.
+    pub last_seen_ns: u64,
+}
+
+/// Value of `CT_REV`: how to restore a reply and where to send it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RevEntry {
+    /// The consumer host's address: the reply's new destination.
+    pub client: Addr,
+    /// The ENI address: the reply's new source.
+    pub eni_addr: Addr,
+    pub client_port_be: u16,
+    /// 802.1Q VLAN id the flow arrived with (0 = untagged): replies get the same tag.
+    pub vlan: u16,
+    /// The consumer VPC (scope of the forward key).
+    pub vpc: u32,
+    /// The consumer-facing interface the flow arrived on.
+    pub ifindex: u32,
+    pub eni: u32,
+    pub generation: u32,
+    pub flags: u32,
+    /// The consumer host's MAC (source MAC of the forward packet).
+    pub client_mac: [u8; 6],
+    /// The gateway's MAC on the consumer side (destination MAC of the forward packet).
+    pub gateway_mac: [u8; 6],
+    pub _pad2: u32,
+    pub last_seen_ns: u64,
+}
+
+/// Value of `ENI_STATS` (per CPU): traffic and drops of one ENI.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EniStats {
+    pub fwd_packets: u64,
+    pub fwd_bytes: u64,
+    pub rev_packets: u64,
+    pub rev_bytes: u64,
+    /// Indexed by `Outcome`; only drop outcomes are counted here.
+    pub drops: [u64; OUTCOME_COUNT],
+    pub _pad: u64,
+}
+
+impl Default for EniStats {
+    fn default() -> Self {
+        Self { fwd_packets: 0, fwd_bytes: 0, rev_packets: 0, rev_bytes: 0, drops: [0; OUTCOME_COUNT], _pad: 0 }
+    }
+}
+
+impl EniStats {
+    /// Adds another CPU's counters to these.
+    pub fn accumulate(&mut self, other: &EniStats) {
+        self.fwd_packets += other.fwd_packets;
+        self.fwd_bytes += other.fwd_bytes;
+        self.rev_packets += other.rev_packets;
+        self.rev_bytes += other.rev_bytes;
+        for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
+            *a += b;
+        }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<IfaceKey>() == 8);
+const _: () = assert!(core::mem::size_of::<IfaceInfo>() == 8);
+const _: () = assert!(core::mem::size_of::<EniKey>() == 24);
+const _: () = assert!(core::mem::size_of::<ZoneConn>() == 48);
+const _: () = assert!(core::mem::size_of::<SnatPool>() == 8 + 16 * SNAT_POOL_SIZE);
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 44);
+const _: () = assert!(core::mem::size_of::<FwdEntry>() == 56);
+const _: () = assert!(core::mem::size_of::<RevEntry>() == 80);
+const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (5 + OUTCOME_COUNT));
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::{EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn};
+
+    // SAFETY: every type is `#[repr(C)]`, `Copy`, made only of integers and byte arrays, and
+    // has no implicit padding (the size assertions above pin the layouts), so any bit pattern
+    // is a valid value and every byte is initialised.
+    unsafe impl aya::Pod for IfaceKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for IfaceInfo {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for EniKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for ZoneConn {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for SnatPool {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for FlowKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for FwdEntry {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for RevEntry {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for EniStats {}
+}

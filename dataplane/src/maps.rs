@@ -1,0 +1,203 @@
+//! Typed access to the pinned maps: the daemon's writes, the operator's reads.
+//!
+//! `Maps` can come from a freshly loaded program or straight from the pin directory, so the
+//! `eplink` CLI reads the dataplane's real state even while the daemon is down.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::Path,
+};
+
+use aya::maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, PerCpuValues};
+use aya::Ebpf;
+use eplink_abi::{
+    self as abi, addr_v4, EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, Outcome, RevEntry, SnatPool,
+    ZoneConn, OUTCOME_COUNT, SNAT_POOL_SIZE,
+};
+
+use crate::{Error, Result};
+
+/// Every map of the program, typed.
+pub struct Maps {
+    pub ifaces: HashMap<MapData, IfaceKey, IfaceInfo>,
+    pub enis: HashMap<MapData, EniKey, u32>,
+    pub zone_conns: Array<MapData, ZoneConn>,
+    pub snat_pools: Array<MapData, SnatPool>,
+    pub ct_fwd: HashMap<MapData, FlowKey, FwdEntry>,
+    pub ct_rev: HashMap<MapData, FlowKey, RevEntry>,
+    pub buckets: Array<MapData, u64>,
+    pub eni_stats: PerCpuArray<MapData, EniStats>,
+    pub global_stats: PerCpuArray<MapData, u64>,
+}
+
+/// One tracked flow, both directions joined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub fwd: FwdEntry,
+    /// The reverse entry, if it still exists.
+    pub rev: Option<RevEntry>,
+}
+
+fn map_err(map: &'static str) -> impl Fn(MapError) -> Error {
+    move |source| Error::Map { map, source }
+}
+
+fn typed<T: TryFrom<Map, Error = MapError>>(map: Option<Map>, name: &'static str) -> Result<T> {
+    let map = map.ok_or(Error::Map { map: name, source: MapError::InvalidName { name: name.into() } })?;
+    T::try_from(map).map_err(map_err(name))
+}
+
+/// Maps an IPv4 address to the ABI's 16-byte form.
+#[must_use]
+pub fn v4(a: Ipv4Addr) -> abi::Addr {
+    addr_v4(a.octets())
+}
+
+/// The IPv4 address in an ABI address.
+#[must_use]
+pub fn to_v4(a: &abi::Addr) -> Ipv4Addr {
+    Ipv4Addr::new(a[0], a[1], a[2], a[3])
+}
+
+impl Maps {
+    /// Takes the maps out of a loaded object.
+    pub(crate) fn take(ebpf: &mut Ebpf) -> Result<Self> {
+        Self::build(|name| ebpf.take_map(name))
+    }
+
+    /// Opens the maps pinned under `pin_dir`, without loading any program.
+    pub fn open_pinned(pin_dir: &Path) -> Result<Self> {
+        Self::build(|name| {
+            let path = pin_dir.join(name);
+            MapData::from_pin(&path).ok().and_then(|md| Map::from_map_data(md).ok())
+        })
+    }
+
+    fn build(mut get: impl FnMut(&str) -> Option<Map>) -> Result<Self> {
+        Ok(Maps {
+            ifaces: typed(get(abi::MAP_IFACES), abi::MAP_IFACES)?,
+            enis: typed(get(abi::MAP_ENIS), abi::MAP_ENIS)?,
+            zone_conns: typed(get(abi::MAP_ZONE_CONNS), abi::MAP_ZONE_CONNS)?,
+            snat_pools: typed(get(abi::MAP_SNAT_POOLS), abi::MAP_SNAT_POOLS)?,
+            ct_fwd: typed(get(abi::MAP_CT_FWD), abi::MAP_CT_FWD)?,
+            ct_rev: typed(get(abi::MAP_CT_REV), abi::MAP_CT_REV)?,
+            buckets: typed(get(abi::MAP_BUCKETS), abi::MAP_BUCKETS)?,
+            eni_stats: typed(get(abi::MAP_ENI_STATS), abi::MAP_ENI_STATS)?,
+            global_stats: typed(get(abi::MAP_GLOBAL_STATS), abi::MAP_GLOBAL_STATS)?,
+        })
+    }
+
+    /// Declares an interface (and VLAN, 0 = untagged) with its role and VPC index.
+    pub fn set_iface(&mut self, ifindex: u32, vlan: u16, role: u32, vpc: u32) -> Result<()> {
+        let key = IfaceKey { ifindex, vlan: u32::from(vlan) };
+        self.ifaces.insert(key, IfaceInfo { role, vpc }, 0).map_err(map_err(abi::MAP_IFACES))
+    }
+
+    /// Forgets an interface.
+    pub fn remove_iface(&mut self, ifindex: u32, vlan: u16) -> Result<()> {
+        self.ifaces.remove(&IfaceKey { ifindex, vlan: u32::from(vlan) }).map_err(map_err(abi::MAP_IFACES))
+    }
+
+    fn eni_key(vpc: u32, addr: IpAddr) -> EniKey {
+        match addr {
+            IpAddr::V4(a) => EniKey { vpc, family: abi::FAMILY_V4, _pad: [0; 3], addr: v4(a) },
+            IpAddr::V6(a) => EniKey { vpc, family: abi::FAMILY_V6, _pad: [0; 3], addr: a.octets() },
+        }
+    }
+
+    /// Publishes an ENI address of a VPC as ENI `index`. Write its zone connection first.
+    pub fn set_eni(&mut self, vpc: u32, addr: IpAddr, index: u32) -> Result<()> {
+        self.enis.insert(Self::eni_key(vpc, addr), index, 0).map_err(map_err(abi::MAP_ENIS))
+    }
+
+    /// Withdraws an ENI address.
+    pub fn remove_eni(&mut self, vpc: u32, addr: IpAddr) -> Result<()> {
+        self.enis.remove(&Self::eni_key(vpc, addr)).map_err(map_err(abi::MAP_ENIS))
+    }
+
+    /// Writes the zone connection of ENI `index`.
+    pub fn set_zone_conn(&mut self, index: u32, zc: &ZoneConn) -> Result<()> {
+        self.zone_conns.set(index, zc, 0).map_err(map_err(abi::MAP_ZONE_CONNS))
+    }
+
+    /// Reads the zone connection of ENI `index`.
+    pub fn zone_conn(&self, index: u32) -> Result<ZoneConn> {
+        self.zone_conns.get(&index, 0).map_err(map_err(abi::MAP_ZONE_CONNS))
+    }
+
+    /// Sets the SNAT pool of zone `zone` (at most `SNAT_POOL_SIZE` IPv4 addresses).
+    pub fn set_snat_pool(&mut self, zone: u32, addrs: &[Ipv4Addr]) -> Result<()> {
+        if addrs.len() > SNAT_POOL_SIZE {
+            #[expect(clippy::cast_possible_truncation, reason = "error report only")]
+            return Err(Error::OutOfRange { what: "SNAT pool size", index: addrs.len() as u32, capacity: SNAT_POOL_SIZE as u32 });
+        }
+        let mut pool = SnatPool { family: abi::FAMILY_V4, ..SnatPool::default() };
+        for (slot, a) in pool.addrs.iter_mut().zip(addrs) {
+            *slot = v4(*a);
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "checked against SNAT_POOL_SIZE above")]
+        {
+            pool.count = addrs.len() as u32;
+        }
+        self.snat_pools.set(zone, pool, 0).map_err(map_err(abi::MAP_SNAT_POOLS))
+    }
+
+    /// Every outcome's packet count, summed over CPUs.
+    pub fn global_stats(&self) -> Result<[u64; OUTCOME_COUNT]> {
+        let mut out = [0u64; OUTCOME_COUNT];
+        for o in Outcome::ALL {
+            let per_cpu: PerCpuValues<u64> =
+                self.global_stats.get(&(o as u32), 0).map_err(map_err(abi::MAP_GLOBAL_STATS))?;
+            out[o as usize] = per_cpu.iter().sum();
+        }
+        Ok(out)
+    }
+
+    /// The counters of ENI `index`, summed over CPUs.
+    pub fn eni_stats(&self, index: u32) -> Result<EniStats> {
+        let per_cpu = self.eni_stats.get(&index, 0).map_err(map_err(abi::MAP_ENI_STATS))?;
+        let mut sum = EniStats::default();
+        for s in per_cpu.iter() {
+            sum.accumulate(s);
+        }
+        Ok(sum)
+    }
+
+    /// Every forward flow, joined with its reverse entry.
+    pub fn flows(&self) -> Result<Vec<Flow>> {
+        let mut out = Vec::new();
+        for item in self.ct_fwd.iter() {
+            let (key, fwd) = item.map_err(map_err(abi::MAP_CT_FWD))?;
+            let rkey = Self::reverse_key(&key, &fwd);
+            let rev = self.ct_rev.get(&rkey, 0).ok();
+            out.push(Flow { key, fwd, rev });
+        }
+        Ok(out)
+    }
+
+    /// The reverse-table key of a forward flow.
+    #[must_use]
+    pub fn reverse_key(key: &FlowKey, fwd: &FwdEntry) -> FlowKey {
+        FlowKey {
+            scope: 0,
+            proto: key.proto,
+            family: key.family,
+            _pad: 0,
+            src: fwd.nat_dst,
+            dst: fwd.nat_src,
+            sport_be: key.dport_be,
+            dport_be: fwd.nat_sport_be,
+        }
+    }
+
+    /// Deletes both entries of every flow of ENI `index`; returns how many flows went.
+    pub fn flush_eni_flows(&mut self, index: u32) -> Result<usize> {
+        let doomed: Vec<Flow> = self.flows()?.into_iter().filter(|f| f.fwd.eni == index).collect();
+        for f in &doomed {
+            self.ct_rev.remove(&Self::reverse_key(&f.key, &f.fwd)).ok();
+            self.ct_fwd.remove(&f.key).ok();
+        }
+        Ok(doomed.len())
+    }
+}

@@ -1,0 +1,147 @@
+//! Connection tracking: flow lookup, creation with collision-safe SNAT port allocation,
+//! and refresh of flow state.
+
+use aya_ebpf::{bindings::BPF_NOEXIST, helpers::generated::bpf_ktime_get_coarse_ns};
+use eplink_abi::{
+    flow::{seen_bits, TOUCH_NS},
+    port::{candidate, finish, mix, PORT_TRIES},
+    Addr, FlowKey, FwdEntry, Outcome, RevEntry, ZoneConn, SNAT_POOL_SIZE,
+};
+
+use crate::{
+    maps::{Scratch, CT_FWD, CT_REV, SCRATCH, SNAT_POOLS},
+    Exit,
+};
+
+const EEXIST: i32 = 17;
+
+/// Coarse monotonic time: enough for idle timeouts, cheaper than `bpf_ktime_get_ns`.
+#[inline(always)]
+pub fn now_coarse() -> u64 {
+    // SAFETY: helper without arguments (kernel >= 5.11).
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
+
+/// Records TCP flags and, at most once per `TOUCH_NS`, the time of a flow's packet.
+#[inline(always)]
+pub fn touch(last_seen_ns: &mut u64, flags: &mut u32, tcp_flags: u8) {
+    let bits = seen_bits(tcp_flags);
+    if *flags & bits != bits {
+        *flags |= bits;
+    }
+    let now = now_coarse();
+    if now > *last_seen_ns + TOUCH_NS {
+        *last_seen_ns = now;
+    }
+}
+
+/// Hash of a forward key: picks the SNAT address and the first candidate port.
+#[inline(always)]
+fn hash_v4(k: &FlowKey) -> u32 {
+    let mut h = mix(0x9e37_79b9, k.scope);
+    h = mix(h, u32::from_ne_bytes([k.src[0], k.src[1], k.src[2], k.src[3]]));
+    h = mix(h, u32::from_ne_bytes([k.dst[0], k.dst[1], k.dst[2], k.dst[3]]));
+    h = mix(h, (u32::from(k.sport_be) << 16) | u32::from(k.dport_be));
+    finish(mix(h, u32::from(k.proto)))
+}
+
+/// The SNAT address a new flow of this key uses, and the flow's hash.
+#[inline(always)]
+pub fn pick_snat(key: &FlowKey, zc: &ZoneConn, eni: u32) -> Result<(Addr, u32), Exit> {
+    let none = Exit::eni(Outcome::DropNoSnatPool, eni);
+    let Some(pool) = SNAT_POOLS.get(zc.zone) else {
+        return Err(none);
+    };
+    if pool.count == 0 {
+        return Err(none);
+    }
+    let h = hash_v4(key);
+    // Multiply-shift instead of `%`: the verifier loses the bounds of a 32-bit modulo; the
+    // mask keeps the index provably inside the array.
+    let count = u64::from(if pool.count > SNAT_POOL_SIZE as u32 { SNAT_POOL_SIZE as u32 } else { pool.count });
+    let idx = (((u64::from(h) & 0xffff) * count) >> 16) as usize & (SNAT_POOL_SIZE - 1);
+    match pool.addrs.get(idx) {
+        Some(a) => Ok((*a, h)),
+        None => Err(none),
+    }
+}
+
+/// Everything a new flow remembers besides its key.
+pub struct NewFlow {
+    pub eni: u32,
+    pub snat: Addr,
+    pub hash: u32,
+    pub ifindex: u32,
+    pub vlan: u16,
+    pub client_mac: [u8; 6],
+    pub gateway_mac: [u8; 6],
+    pub tcp_flags: u8,
+}
+
+/// Creates the reverse and forward entries of a new flow. The reverse entry is inserted
+/// first with `BPF_NOEXIST`, so a taken (VIP, port, SNAT address, SNAT port) is never
+/// overwritten; if another CPU created the same forward flow meanwhile, its binding wins.
+/// Returns the flow's SNAT source port (network byte order).
+#[inline(always)]
+pub fn create(key: &FlowKey, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit> {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return Err(Exit::eni(Outcome::DropFlowTableFull, nf.eni));
+    };
+    // SAFETY: per-CPU scratch slot, used by this packet alone (XDP does not migrate CPUs).
+    let Scratch { rev_key, rev, fwd, .. } = unsafe { &mut *scratch };
+    let now = now_coarse();
+    *rev = RevEntry {
+        client: key.src,
+        eni_addr: key.dst,
+        client_port_be: key.sport_be,
+        vlan: nf.vlan,
+        vpc: key.scope,
+        ifindex: nf.ifindex,
+        eni: nf.eni,
+        generation: zc.generation,
+        flags: 0,
+        client_mac: nf.client_mac,
+        gateway_mac: nf.gateway_mac,
+        _pad2: 0,
+        last_seen_ns: now,
+    };
+    *rev_key = FlowKey {
+        scope: 0,
+        proto: key.proto,
+        family: key.family,
+        _pad: 0,
+        src: zc.vip,
+        dst: nf.snat,
+        sport_be: key.dport_be,
+        dport_be: 0,
+    };
+    for attempt in 0..PORT_TRIES {
+        rev_key.dport_be = candidate(nf.hash, attempt).to_be();
+        if CT_REV.insert(&*rev_key, &*rev, u64::from(BPF_NOEXIST)).is_err() {
+            continue;
+        }
+        *fwd = FwdEntry {
+            nat_src: nf.snat,
+            nat_dst: zc.vip,
+            nat_sport_be: rev_key.dport_be,
+            _pad: 0,
+            eni: nf.eni,
+            generation: zc.generation,
+            flags: seen_bits(nf.tcp_flags),
+            last_seen_ns: now,
+        };
+        return match CT_FWD.insert(key, &*fwd, u64::from(BPF_NOEXIST)) {
+            Ok(()) => Ok(fwd.nat_sport_be),
+            Err(e) => {
+                // Undo our reverse entry; if the LRU already evicted it there is nothing to undo.
+                CT_REV.remove(&*rev_key).ok();
+                // SAFETY: the value is copied out before the program's run ends.
+                match unsafe { CT_FWD.get(key) } {
+                    Some(winner) if e == -EEXIST => Ok(winner.nat_sport_be),
+                    _ => Err(Exit::eni(Outcome::DropFlowTableFull, nf.eni)),
+                }
+            }
+        };
+    }
+    Err(Exit::eni(Outcome::DropPortExhausted, nf.eni))
+}

@@ -1,0 +1,311 @@
+//! eplink's XDP program: entry point and the forward/reverse pipelines.
+//!
+//! Consumer → service: parse → flow lookup (or ENI lookup and flow creation) → bandwidth →
+//! rewrite to the allocated VIP from a SNAT address → FIB lookup → redirect.
+//! Service → consumer: parse → reverse flow lookup → bandwidth → restore → redirect to the
+//! consumer interface with the MACs the forward packet taught the flow.
+//! Everything else goes to the kernel. Every packet ends in exactly one counted `Outcome`.
+#![no_std]
+#![no_main]
+#![feature(core_intrinsics, asm_experimental_arch)]
+#![allow(internal_features, reason = "atomic_cxchg: see bucket.rs")]
+
+mod bucket;
+mod ct;
+mod maps;
+mod nat;
+mod parse;
+mod stats;
+
+use aya_ebpf::{
+    bindings::{
+        bpf_fib_lookup as FibParams, xdp_action, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+    },
+    helpers::generated::{bpf_fib_lookup, bpf_redirect},
+    macros::xdp,
+    programs::XdpContext,
+    EbpfContext,
+};
+use eplink_abi::{
+    addr_v4,
+    flow::{PROTO_TCP, PROTO_UDP},
+    EniKey, FlowKey, IfaceInfo, IfaceKey, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, FAMILY_V4, ROLE_CONSUMER,
+    ROLE_PROVIDER, ZONE_CONNECTED,
+};
+
+use crate::{
+    maps::{CT_FWD, CT_REV, ENIS, IFACES, SCRATCH, ZONE_CONNS},
+    nat::Rewrite,
+    parse::{Eth, Ipv4, ETH_P_IP},
+};
+
+/// ENI index meaning "no ENI": the outcome is counted only globally.
+pub const NO_ENI: u32 = u32::MAX;
+const AF_INET: u8 = 2;
+
+/// Why a packet leaves the pipeline early: a pass or drop outcome, with the ENI it concerns.
+pub struct Exit {
+    pub outcome: Outcome,
+    pub eni: u32,
+}
+
+impl Exit {
+    #[inline(always)]
+    pub const fn new(outcome: Outcome) -> Exit {
+        Exit { outcome, eni: NO_ENI }
+    }
+
+    #[inline(always)]
+    pub const fn eni(outcome: Outcome, eni: u32) -> Exit {
+        Exit { outcome, eni }
+    }
+}
+
+/// A packet sent on: the XDP action (a redirect) and what to count.
+struct Sent {
+    action: u32,
+    outcome: Outcome,
+    eni: u32,
+}
+
+#[xdp]
+pub fn eplink_xdp(ctx: XdpContext) -> u32 {
+    finish(&ctx, try_xdp(&ctx))
+}
+
+/// Counts the packet's outcome and returns its XDP action.
+#[inline(always)]
+fn finish(ctx: &XdpContext, result: Result<Sent, Exit>) -> u32 {
+    let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
+    match result {
+        Ok(s) => {
+            stats::count(s.outcome, s.eni, bytes);
+            s.action
+        }
+        Err(e) => {
+            stats::count(e.outcome, e.eni, bytes);
+            if e.outcome.is_drop() { xdp_action::XDP_DROP } else { xdp_action::XDP_PASS }
+        }
+    }
+}
+
+#[inline(always)]
+fn try_xdp(ctx: &XdpContext) -> Result<Sent, Exit> {
+    let eth = parse::eth(ctx)?;
+    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
+    let ifindex = ctx.ingress_ifindex() as u32;
+    // SAFETY: the value is copied before the program's run ends.
+    let Some(iface) = (unsafe { IFACES.get(&IfaceKey { ifindex, vlan: eth.vlan }) }).copied() else {
+        return Err(Exit::new(Outcome::PassUnknownInterface));
+    };
+    if eth.ethertype != ETH_P_IP {
+        return Err(Exit::new(Outcome::PassNotIpv4));
+    }
+    let ip = parse::ipv4(ctx, eth.l3_off)?;
+    match iface.role {
+        ROLE_CONSUMER => forward(ctx, &eth, &ip, &iface, ifindex),
+        ROLE_PROVIDER => reverse(ctx, &eth, &ip),
+        _ => Err(Exit::new(Outcome::PassUnknownInterface)),
+    }
+}
+
+/// The ENI index of (VPC, address), if the address is an ENI.
+#[inline(always)]
+fn eni_of(vpc: u32, addr: [u8; 4]) -> Option<u32> {
+    let key = EniKey { vpc, family: FAMILY_V4, _pad: [0; 3], addr: addr_v4(addr) };
+    // SAFETY: the value is copied before the program's run ends.
+    unsafe { ENIS.get(&key) }.copied()
+}
+
+/// The zone connection of an ENI, if it is `Connected` and still the one the flow knew.
+#[inline(always)]
+fn connected_zone(eni: u32, generation: Option<u32>) -> Result<&'static ZoneConn, Exit> {
+    // SAFETY: array map values live as long as the map.
+    let Some(zc) = ZONE_CONNS.get(eni) else {
+        return Err(Exit::eni(Outcome::DropZoneNotConnected, eni));
+    };
+    if generation.is_some_and(|g| g != zc.generation) {
+        return Err(Exit::eni(Outcome::DropStaleFlow, eni));
+    }
+    if zc.state != ZONE_CONNECTED {
+        return Err(Exit::eni(Outcome::DropZoneNotConnected, eni));
+    }
+    Ok(zc)
+}
+
+/// Consumer → service.
+#[inline(always)]
+fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u32) -> Result<Sent, Exit> {
+    let is_tcp = ip.proto == PROTO_TCP;
+    if !is_tcp && ip.proto != PROTO_UDP {
+        return Err(Exit::new(Outcome::PassNotTcpUdp));
+    }
+    if ip.is_fragment {
+        // Without reassembly there are no ports to translate: drop fragments sent to an ENI.
+        return Err(match eni_of(iface.vpc, ip.dst) {
+            Some(eni) => Exit::eni(Outcome::DropFragment, eni),
+            None => Exit::new(Outcome::PassNotEni),
+        });
+    }
+    let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
+    let key = FlowKey {
+        scope: iface.vpc,
+        proto: ip.proto,
+        family: FAMILY_V4,
+        _pad: 0,
+        src: addr_v4(ip.src),
+        dst: addr_v4(ip.dst),
+        sport_be: l4.sport_be,
+        dport_be: l4.dport_be,
+    };
+    let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
+
+    // An existing flow keeps the binding it was created with (smooth migration, R28); a new
+    // one is bound to the zone's current VIP and a SNAT address, but created only after the
+    // route is known, so a packet dropped for want of a route leaves no flow behind.
+    let (eni, src, dst, existing_sport, new_flow) = if let Some(e) = CT_FWD.get_ptr_mut(&key) {
+        // SAFETY: LRU map value, valid for the program's run; concurrent writers only set
+        // flag bits and refresh the timestamp, both benign races.
+        let e = unsafe { &mut *e };
+        let zc = match connected_zone(e.eni, Some(e.generation)) {
+            Ok(zc) => zc,
+            Err(x) => {
+                if x.outcome == Outcome::DropStaleFlow {
+                    CT_FWD.remove(&key).ok();
+                }
+                return Err(x);
+            }
+        };
+        bucket::charge(e.eni, DIR_FORWARD, bytes, zc)?;
+        ct::touch(&mut e.last_seen_ns, &mut e.flags, l4.tcp_flags);
+        (e.eni, v4(&e.nat_src), v4(&e.nat_dst), e.nat_sport_be, None)
+    } else {
+        let Some(eni) = eni_of(iface.vpc, ip.dst) else {
+            return Err(Exit::new(Outcome::PassNotEni));
+        };
+        let zc = connected_zone(eni, None)?;
+        bucket::charge(eni, DIR_FORWARD, bytes, zc)?;
+        let (snat, hash) = ct::pick_snat(&key, zc, eni)?;
+        (eni, v4(&snat), v4(&zc.vip), 0, Some((zc, snat, hash)))
+    };
+    let next_hop = fib(ctx, ifindex, ip, src, dst, eni)?;
+    let sport_be = match new_flow {
+        None => existing_sport,
+        Some((zc, snat, hash)) => {
+            let (client_mac, gateway_mac) = nat::macs(ctx)?;
+            #[expect(clippy::cast_possible_truncation, reason = "VLAN ids are 12 bits")]
+            let nf = ct::NewFlow { eni, snat, hash, ifindex, vlan: eth.vlan as u16, client_mac, gateway_mac, tcp_flags: l4.tcp_flags };
+            ct::create(&key, zc, &nf)?
+        }
+    };
+
+    let rw = Rewrite { src, dst, sport_be, dport_be: l4.dport_be };
+    nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;
+    if eth.vlan != 0 {
+        nat::pop_vlan(ctx)?;
+    }
+    let Some(nh) = next_hop else {
+        return Err(Exit::eni(Outcome::PassNoNeighbour, eni));
+    };
+    nat::set_macs(ctx, &nh.smac, &nh.dmac)?;
+    // SAFETY: helper with plain integer arguments.
+    let action = unsafe { bpf_redirect(nh.ifindex, 0) } as u32;
+    Ok(Sent { action, outcome: Outcome::Forwarded, eni })
+}
+
+/// Service → consumer.
+#[inline(always)]
+fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4) -> Result<Sent, Exit> {
+    let is_tcp = ip.proto == PROTO_TCP;
+    if !is_tcp && ip.proto != PROTO_UDP {
+        return Err(Exit::new(Outcome::PassNotTcpUdp));
+    }
+    if ip.is_fragment {
+        return Err(Exit::new(Outcome::PassNoFlow));
+    }
+    let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
+    let key = FlowKey {
+        scope: 0,
+        proto: ip.proto,
+        family: FAMILY_V4,
+        _pad: 0,
+        src: addr_v4(ip.src),
+        dst: addr_v4(ip.dst),
+        sport_be: l4.sport_be,
+        dport_be: l4.dport_be,
+    };
+    let Some(r) = CT_REV.get_ptr_mut(&key) else {
+        return Err(Exit::new(Outcome::PassNoFlow));
+    };
+    // SAFETY: LRU map value, valid for the program's run; see `forward`.
+    let r = unsafe { &mut *r };
+    let zc = connected_zone(r.eni, Some(r.generation))?;
+    let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
+    bucket::charge(r.eni, DIR_REVERSE, bytes, zc)?;
+    ct::touch(&mut r.last_seen_ns, &mut r.flags, l4.tcp_flags);
+
+    let rw = Rewrite { src: v4(&r.eni_addr), dst: v4(&r.client), sport_be: l4.sport_be, dport_be: r.client_port_be };
+    nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;
+    if r.vlan != 0 {
+        nat::push_vlan(ctx, r.vlan)?;
+    }
+    nat::set_macs(ctx, &r.gateway_mac, &r.client_mac)?;
+    // SAFETY: helper with plain integer arguments.
+    let action = unsafe { bpf_redirect(r.ifindex, 0) } as u32;
+    Ok(Sent { action, outcome: Outcome::Reversed, eni: r.eni })
+}
+
+#[inline(always)]
+fn v4(a: &[u8; 16]) -> [u8; 4] {
+    [a[0], a[1], a[2], a[3]]
+}
+
+/// Egress interface and MACs towards a service resource.
+struct NextHop {
+    ifindex: u32,
+    smac: [u8; 6],
+    dmac: [u8; 6],
+}
+
+/// FIB lookup for (src, dst): `Some` next hop, `None` if the neighbour is not resolved yet
+/// (the kernel forwards this packet and resolves it), `DropNoRoute` otherwise.
+#[inline(always)]
+fn fib(ctx: &XdpContext, ifindex: u32, ip: &Ipv4, src: [u8; 4], dst: [u8; 4], eni: u32) -> Result<Option<NextHop>, Exit> {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return Err(Exit::eni(Outcome::DropNoRoute, eni));
+    };
+    // SAFETY: per-CPU scratch slot, used by this packet alone; every field the kernel reads
+    // is written below (the rest of the request is zeroed first).
+    let p: &mut FibParams = unsafe { &mut (*scratch).fib };
+    // SAFETY: an all-zero bpf_fib_lookup is a valid (empty) request.
+    *p = unsafe { core::mem::zeroed() };
+    p.family = AF_INET;
+    p.l4_protocol = ip.proto;
+    #[expect(clippy::cast_possible_truncation, reason = "tot_len came from a u16 field")]
+    {
+        p.__bindgen_anon_1.tot_len = ip.tot_len as u16;
+    }
+    p.ifindex = ifindex;
+    p.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(src);
+    p.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(dst);
+    // SAFETY: p is a properly sized, initialised bpf_fib_lookup on the stack.
+    let rc = unsafe {
+        bpf_fib_lookup(ctx.as_ptr(), core::ptr::from_mut(p), core::mem::size_of::<FibParams>() as i32, 0)
+    };
+    #[expect(clippy::cast_sign_loss, reason = "return codes are small non-negative enums")]
+    match rc as u32 {
+        BPF_FIB_LKUP_RET_SUCCESS => Ok(Some(NextHop { ifindex: p.ifindex, smac: p.smac, dmac: p.dmac })),
+        BPF_FIB_LKUP_RET_NO_NEIGH => Ok(None),
+        _ => Err(Exit::eni(Outcome::DropNoRoute, eni)),
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,66 @@
+//! Every map of the program: the layouts live in `eplink_abi`, names and capacities too.
+//! All maps are pinned by name, so a restarted daemon adopts them with their flows.
+//!
+//! Writers: the daemon writes IFACES, ENIS, ZONE_CONNS, SNAT_POOLS; the program writes
+//! CT_FWD, CT_REV, BUCKETS and the stats; the daemon's sweeper deletes expired flows.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray},
+};
+use aya_ebpf::bindings::bpf_fib_lookup;
+use eplink_abi::{
+    EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn, MAX_ENIS, MAX_FLOWS,
+    MAX_IFACES, MAX_ZONES, OUTCOME_COUNT,
+};
+
+
+/// (ifindex, VLAN) → role and VPC of each interface the program serves.
+#[map(name = "IFACES")]
+pub static IFACES: HashMap<IfaceKey, IfaceInfo> = HashMap::pinned(MAX_IFACES, 0);
+
+/// (VPC, ENI address) → ENI index.
+#[map(name = "ENIS")]
+pub static ENIS: HashMap<EniKey, u32> = HashMap::pinned(MAX_ENIS, 0);
+
+/// ENI index → its zone connection: state, allocated VIP, SNAT zone, bandwidth limit.
+#[map(name = "ZONE_CONNS")]
+pub static ZONE_CONNS: Array<ZoneConn> = Array::pinned(MAX_ENIS, 0);
+
+/// Zone index → SNAT address pool.
+#[map(name = "SNAT_POOLS")]
+pub static SNAT_POOLS: Array<SnatPool> = Array::pinned(MAX_ZONES, 0);
+
+/// Forward flows, keyed as the consumer sends them.
+#[map(name = "CT_FWD")]
+pub static CT_FWD: LruHashMap<FlowKey, FwdEntry> = LruHashMap::pinned(MAX_FLOWS, 0);
+
+/// Reverse flows, keyed as the service replies.
+#[map(name = "CT_REV")]
+pub static CT_REV: LruHashMap<FlowKey, RevEntry> = LruHashMap::pinned(MAX_FLOWS, 0);
+
+/// `eni * 2 + direction` → GCRA theoretical arrival time, in bucket ticks.
+#[map(name = "BUCKETS")]
+pub static BUCKETS: Array<u64> = Array::pinned(MAX_ENIS * 2, 0);
+
+/// ENI index → per-CPU traffic and drop counters.
+#[map(name = "ENI_STATS")]
+pub static ENI_STATS: PerCpuArray<EniStats> = PerCpuArray::pinned(MAX_ENIS, 0);
+
+/// `Outcome` → per-CPU packet count.
+#[map(name = "GLOBAL_STATS")]
+#[expect(clippy::cast_possible_truncation, reason = "OUTCOME_COUNT is a small constant")]
+pub static GLOBAL_STATS: PerCpuArray<u64> = PerCpuArray::pinned(OUTCOME_COUNT as u32, 0);
+
+/// Per-CPU scratch space for the large structures of the slow paths: the BPF stack is
+/// 512 bytes and the inlined pipeline would not fit. Not pinned: it holds no state.
+#[repr(C)]
+pub struct Scratch {
+    pub rev_key: FlowKey,
+    pub rev: RevEntry,
+    pub fwd: FwdEntry,
+    pub fib: bpf_fib_lookup,
+}
+
+#[map(name = "SCRATCH")]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);

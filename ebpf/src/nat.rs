@@ -1,0 +1,118 @@
+//! The only module that writes packet bytes: address/port rewrites with incremental
+//! checksums, MAC rewrites, and VLAN tag removal/insertion.
+
+use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext, EbpfContext};
+use eplink_abi::{csum, Outcome};
+
+use crate::{
+    parse::{ptr_at, Ipv4, L4, ETH_HLEN, ETH_P_IP},
+    Exit,
+};
+
+/// New addresses and ports for a flow's packets; ports in network byte order as read.
+pub struct Rewrite {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub sport_be: u16,
+    pub dport_be: u16,
+}
+
+const IP_CSUM_OFF: usize = 10;
+const IP_SRC_OFF: usize = 12;
+
+/// Rewrites the IPv4 addresses and the transport ports, updating the IPv4 header checksum
+/// and the TCP/UDP checksum (pseudo-header and ports) incrementally. A UDP checksum of 0
+/// ("none") stays 0; a computed 0 is sent as 0xffff (RFC 768).
+#[inline(always)]
+pub fn rewrite_v4(ctx: &XdpContext, l3_off: usize, ip: &Ipv4, l4: &L4, is_tcp: bool, rw: &Rewrite) -> Result<(), Exit> {
+    let addr_diff = csum::diff32(ip.src, rw.src) + csum::diff32(ip.dst, rw.dst);
+    let port_diff = csum::diff16(u16::from_be(l4.sport_be), u16::from_be(rw.sport_be))
+        + csum::diff16(u16::from_be(l4.dport_be), u16::from_be(rw.dport_be));
+
+    let l4csum: *mut [u8; 2] = ptr_at(ctx, l4.csum_off)?;
+    let ports: *mut [u8; 4] = ptr_at(ctx, ip.l4_off)?;
+    let iph: *mut [u8; 20] = ptr_at(ctx, l3_off)?;
+    // SAFETY: each pointer was bounds-checked by ptr_at for its full size; the regions are
+    // the transport checksum, the transport ports and the fixed IPv4 header.
+    unsafe {
+        let old = u16::from_be_bytes(*l4csum);
+        if is_tcp || old != 0 {
+            let mut new = csum::apply(old, addr_diff + port_diff);
+            if !is_tcp && new == 0 {
+                new = 0xffff;
+            }
+            *l4csum = new.to_be_bytes();
+        }
+        let p = &mut *ports;
+        p[0..2].copy_from_slice(&rw.sport_be.to_ne_bytes());
+        p[2..4].copy_from_slice(&rw.dport_be.to_ne_bytes());
+
+        let h = &mut *iph;
+        let ipc = u16::from_be_bytes([h[IP_CSUM_OFF], h[IP_CSUM_OFF + 1]]);
+        h[IP_CSUM_OFF..IP_CSUM_OFF + 2].copy_from_slice(&csum::apply(ipc, addr_diff).to_be_bytes());
+        h[IP_SRC_OFF..IP_SRC_OFF + 4].copy_from_slice(&rw.src);
+        h[IP_SRC_OFF + 4..IP_SRC_OFF + 8].copy_from_slice(&rw.dst);
+    }
+    Ok(())
+}
+
+/// Removes the 802.1Q tag of a tagged frame (`l3_off` = 18), keeping the MACs.
+#[inline(always)]
+pub fn pop_vlan(ctx: &XdpContext) -> Result<(), Exit> {
+    let hdr: *mut [u8; 16] = ptr_at(ctx, 0)?;
+    // SAFETY: bounds-checked; the 12 MAC bytes move 4 bytes forward over the tag.
+    unsafe {
+        let h = &mut *hdr;
+        h.copy_within(0..12, 4);
+    }
+    // SAFETY: ctx is the program's context; shrinking the head by 4 bytes of a frame that
+    // holds at least 18 bytes of Ethernet header leaves a valid 14-byte header.
+    if unsafe { bpf_xdp_adjust_head(ctx.as_ptr().cast(), 4) } != 0 {
+        return Err(Exit::new(Outcome::DropMalformed));
+    }
+    Ok(())
+}
+
+/// Inserts an 802.1Q tag with `vlan` in front of the (IPv4) payload of an untagged frame.
+#[inline(always)]
+pub fn push_vlan(ctx: &XdpContext, vlan: u16) -> Result<(), Exit> {
+    // SAFETY: ctx is the program's context; growing the head needs 4 bytes of headroom,
+    // which every XDP driver reserves (XDP_PACKET_HEADROOM is 256).
+    if unsafe { bpf_xdp_adjust_head(ctx.as_ptr().cast(), -4) } != 0 {
+        return Err(Exit::new(Outcome::DropMalformed));
+    }
+    let hdr: *mut [u8; ETH_HLEN + 4] = ptr_at(ctx, 0)?;
+    // SAFETY: bounds-checked after the head moved; MACs are rewritten by the caller.
+    unsafe {
+        let h = &mut *hdr;
+        h[12..14].copy_from_slice(&0x8100u16.to_be_bytes());
+        h[14..16].copy_from_slice(&vlan.to_be_bytes());
+        h[16..18].copy_from_slice(&ETH_P_IP.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Sets the Ethernet source and destination MACs.
+#[inline(always)]
+pub fn set_macs(ctx: &XdpContext, src: &[u8; 6], dst: &[u8; 6]) -> Result<(), Exit> {
+    let hdr: *mut [u8; 12] = ptr_at(ctx, 0)?;
+    // SAFETY: bounds-checked 12 bytes of MACs.
+    unsafe {
+        let h = &mut *hdr;
+        h[0..6].copy_from_slice(dst);
+        h[6..12].copy_from_slice(src);
+    }
+    Ok(())
+}
+
+/// The source and destination MACs of the frame.
+#[inline(always)]
+pub fn macs(ctx: &XdpContext) -> Result<([u8; 6], [u8; 6]), Exit> {
+    let hdr: *const [u8; 12] = ptr_at(ctx, 0)?;
+    // SAFETY: bounds-checked 12 bytes of MACs.
+    let h = unsafe { &*hdr };
+    Ok((
+        [h[6], h[7], h[8], h[9], h[10], h[11]],
+        [h[0], h[1], h[2], h[3], h[4], h[5]],
+    ))
+}
