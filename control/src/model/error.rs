@@ -21,6 +21,9 @@ pub enum ModelError {
     /// Every zone must keep one auto-allocatable resource, or a replacement's precondition fails.
     #[error("{0}")]
     ResourceAutoAllocateViolation(String),
+    /// No such endpoint.
+    #[error("The specified endpoint {0} does not exist.")]
+    EndpointNotFound(String),
     /// No connection between that service and that endpoint.
     #[error("The endpoint connection between service {0} and endpoint {1} does not exist.")]
     EndpointConnectionNotFound(String, String),
@@ -67,6 +70,7 @@ impl ModelError {
             Self::EndpointServiceDependenceViolation(_) => "EndpointServiceDependenceViolation".into(),
             Self::EndpointServiceResourceExist(..) => "EndpointServiceResourceExist".into(),
             Self::ResourceAutoAllocateViolation(_) => "ResourceAutoAllocateViolation".into(),
+            Self::EndpointNotFound(_) => "EndpointNotFound".into(),
             Self::EndpointConnectionNotFound(..) => "EndpointConnectionNotFound".into(),
             Self::EndpointDependenceViolation(_) => "EndpointDependenceViolation".into(),
             Self::EniIpUnavailable(..) => "EniIpUnavailable".into(),
@@ -86,6 +90,7 @@ impl ModelError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::EndpointServiceNotFound(_)
+            | Self::EndpointNotFound(_)
             | Self::EndpointConnectionNotFound(..)
             | Self::ResourceNotFound(..) => 404,
             Self::EndpointServiceNotAuthorized(_) | Self::Forbidden(_) => 403,

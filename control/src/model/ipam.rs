@@ -30,7 +30,7 @@ pub fn assign_v4(
 ) -> Result<Ipv4Addr, ModelError> {
     if let Some(ip) = requested {
         if !cidr.contains(ip) {
-            return Err(unavailable(ip, vsw, "it is outside the vSwitch CIDR block"));
+            return Err(ModelError::IllegalParam("Ip", format!("{ip} is outside the CIDR block {cidr} of vSwitch {vsw}")));
         }
         if is_reserved_v4(cidr, ip) {
             return Err(unavailable(ip, vsw, "it is a system-reserved address"));
@@ -60,7 +60,7 @@ pub fn assign_v6(
     let reserved = |x: u128| x == first || (x <= last && x >= last - 2);
     if let Some(ip) = requested {
         if !cidr.contains(ip) {
-            return Err(unavailable(ip, vsw, "it is outside the vSwitch IPv6 CIDR block"));
+            return Err(ModelError::IllegalParam("Ipv6Address", format!("{ip} is outside the IPv6 block {cidr} of vSwitch {vsw}")));
         }
         if reserved(u128::from(ip)) {
             return Err(unavailable(ip, vsw, "it is a system-reserved address"));
@@ -120,7 +120,7 @@ mod tests {
     fn r11_requested_address_outside_cidr_is_refused() {
         let e = assign_v4("vsw-a", net("192.168.1.0/24"), &BTreeSet::new(), Some(ip("192.168.2.5")))
             .unwrap_err();
-        assert_eq!(e.code(), "EniIpUnavailable");
+        assert_eq!(e.code(), "IllegalParam.Ip");
     }
 
     #[test]

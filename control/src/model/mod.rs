@@ -415,9 +415,9 @@ impl Table {
         Ok(s)
     }
 
-    /// An endpoint owned by `uid`, else `ResourceNotFound.Endpoint`/`Forbidden`.
+    /// An endpoint owned by `uid`, else `EndpointNotFound`/`Forbidden`.
     pub fn owned_endpoint(&self, uid: Uid, id: &str) -> Result<&Endpoint, ModelError> {
-        let e = self.endpoints.get(id).ok_or_else(|| ModelError::ResourceNotFound("Endpoint", id.to_owned()))?;
+        let e = self.endpoints.get(id).ok_or_else(|| ModelError::EndpointNotFound(id.to_owned()))?;
         if e.owner != uid {
             return Err(ModelError::Forbidden(format!("The endpoint {id} belongs to another account.")));
         }

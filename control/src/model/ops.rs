@@ -144,7 +144,7 @@ impl Table {
         for r in &p.resources {
             check_resource(ctx.inv, ctx.caller, rtype, p.ip_version, r)?;
             let key = (r.zone.clone(), r.id.clone());
-            if resources.contains_key(&key) {
+            if resources.contains_key(&key) || self.services.values().any(|o| o.resources.contains_key(&key)) {
                 return Err(ModelError::EndpointServiceResourceExist(r.id.clone(), r.zone.clone()));
             }
             resources.insert(key, Resource { id: r.id.clone(), zone: r.zone.clone(), auto_allocated: true, healthy: true });
@@ -296,7 +296,7 @@ impl Table {
     pub fn attach_resource(&mut self, ctx: &Ctx<'_>, id: &str, r: ResourceSpec) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
         check_resource(ctx.inv, ctx.caller, s.resource_type, s.ip_version, &r)?;
-        if s.resources.contains_key(&(r.zone.clone(), r.id.clone())) {
+        if self.services.values().any(|o| o.resources.contains_key(&(r.zone.clone(), r.id.clone()))) {
             return Err(ModelError::EndpointServiceResourceExist(r.id, r.zone));
         }
         if ctx.dry_run {
@@ -542,7 +542,8 @@ impl Table {
             security_groups: p.security_groups,
             zones: std::collections::BTreeMap::new(),
             connection: if auto_accept { ConnectionStatus::Connected } else { ConnectionStatus::Disconnected },
-            bandwidth,
+            // R31: the CLB default in force when the connection is accepted applies to it.
+            bandwidth: if auto_accept { bandwidth } else { None },
             create_time: ctx.now.clone(),
             modified_time: ctx.now.clone(),
         };
@@ -615,11 +616,11 @@ impl Table {
             return Err(ModelError::ResourceNotFound("Zone", z.zone.clone()));
         }
         if !svc_zones.contains(&z.zone) {
-            return Err(ModelError::IllegalParam("ZoneId", format!("the service has no resource in zone {}", z.zone)));
+            return Err(ModelError::Mismatch("ZoneId", format!("the service has no resource in zone {}", z.zone)));
         }
         let vsw = inv.vswitch(&z.vswitch_id).ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
         if vsw.vpc != vpc {
-            return Err(ModelError::Mismatch("VSwitchId", format!("vSwitch {} is not in VPC {vpc}", vsw.id)));
+            return Err(ModelError::Mismatch("VpcId", format!("vSwitch {} is not in VPC {vpc}", vsw.id)));
         }
         if vsw.zone != z.zone {
             return Err(ModelError::Mismatch("ZoneId", format!("vSwitch {} is in zone {}, not {}", vsw.id, vsw.zone, z.zone)));
@@ -721,7 +722,7 @@ impl Table {
     pub fn remove_zone(&mut self, ctx: &Ctx<'_>, id: &str, zone: &str) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         if !e.zones.contains_key(zone) {
-            return Err(ModelError::ResourceNotFound("Zone", format!("{zone} of endpoint {id}")));
+            return Err(ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {id}")));
         }
         if e.zones.len() == 1 {
             return Err(ModelError::EndpointDependenceViolation(format!(
@@ -789,6 +790,7 @@ impl Table {
         if let Some(bw) = bandwidth {
             check_bandwidth(s.resource_type, bw)?;
         }
+        let default_bw = s.connect_bandwidth;
         if e.connection != ConnectionStatus::Disconnected {
             return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
         }
@@ -801,6 +803,8 @@ impl Table {
         e.modified_time.clone_from(&ctx.now);
         if bandwidth.is_some() {
             e.bandwidth = bandwidth;
+        } else if e.bandwidth.is_none() {
+            e.bandwidth = default_bw;
         }
         for (zid, r) in allocs {
             let z = e.zones.get_mut(&zid).expect("allocated");
@@ -858,7 +862,7 @@ impl Table {
         if e.connection != ConnectionStatus::Connected {
             return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
         }
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("Zone", format!("{zone} of endpoint {ep}")))?;
+        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
         if z.status != ZoneStatus::Disconnected && z.status != ZoneStatus::Wait {
             return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
         }
@@ -879,7 +883,7 @@ impl Table {
     /// `replaced_resource` finish a smooth migration by dropping the old path (R28).
     pub fn disable_zone(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str, zone: &str, replaced_resource: bool) -> Result<(), ModelError> {
         let (_, e) = self.provider_connection(ctx.caller, svc, ep)?;
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("Zone", format!("{zone} of endpoint {ep}")))?;
+        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
         if replaced_resource {
             if z.status != ZoneStatus::Migrating || z.replaced.is_none() {
                 return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
@@ -916,7 +920,7 @@ impl Table {
         replace: Option<ReplaceMode>,
     ) -> Result<(), ModelError> {
         let (s, e) = self.provider_connection(ctx.caller, svc, ep)?;
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("Zone", format!("{zone} of endpoint {ep}")))?;
+        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
         if let Allocation::Manual(r) = &allocation {
             if !s.resources.contains_key(&(zone.to_owned(), r.clone())) {
                 return Err(ModelError::ResourceNotFound("Resource", format!("{r} in zone {zone} of service {svc}")));
@@ -1032,7 +1036,7 @@ fn check_sg(inv: &Inventory, caller: Uid, vpc: &str, sg: &str) -> Result<(), Mod
         return Err(ModelError::Forbidden(format!("The security group {sg} belongs to another account.")));
     }
     if g.vpc != vpc {
-        return Err(ModelError::Mismatch("SecurityGroupId", format!("security group {sg} is not in VPC {vpc}")));
+        return Err(ModelError::Mismatch("VpcId", format!("security group {sg} is not in VPC {vpc}")));
     }
     Ok(())
 }

@@ -137,10 +137,9 @@ fn r4_dual_stack_needs_every_resource_dual_stack() {
         payer: Payer::Endpoint,
         description: String::new(),
     };
-    assert!(w.run(PROVIDER, |t, c| t.create_service(c, mk("nlb-prov1"))).is_ok());
+    let svc = w.run(PROVIDER, |t, c| t.create_service(c, mk("nlb-prov1"))).unwrap();
     assert_eq!(code(w.run(PROVIDER, |t, c| t.create_service(c, mk("nlb-prov2")))), "IllegalParam.AddressIpVersion");
     // and a dual-stack service refuses a later single-stack resource
-    let svc = w.run(PROVIDER, |t, c| t.create_service(c, mk("nlb-prov1"))).unwrap();
     let r = ResourceSpec { id: "nlb-prov2".into(), resource_type: None, zone: B.into() };
     assert_eq!(code(w.run(PROVIDER, |t, c| t.attach_resource(c, &svc, r))), "IllegalParam.AddressIpVersion");
 }
@@ -262,9 +261,9 @@ fn r10_zone_must_be_a_service_zone_with_a_vswitch_of_the_vpc() {
     let svc = w.service(LbType::Clb, &[("lb-prov2", A)], true);
     w.whitelist(&svc, Principal::Account(C1));
     let req = World::endpoint_req(&svc, &[(B, "vsw-c1b")]);
-    assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "IllegalParam.ZoneId");
+    assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "Mismatch.ZoneId");
     let req = World::endpoint_req(&svc, &[(A, "vsw-c2a")]);
-    assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "Mismatch.VSwitchId");
+    assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "Mismatch.VpcId");
     let req = World::endpoint_req(&svc, &[(A, "vsw-c1b")]);
     assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "Mismatch.ZoneId");
 }
@@ -283,7 +282,10 @@ fn r11_requested_addresses_are_checked_and_assigned() {
     let mut w = World::new();
     let svc = w.nlb_service(true);
     w.whitelist(&svc, Principal::Account(C1));
-    for bad in ["192.168.1.0", "192.168.1.253", "192.168.1.254", "192.168.1.255", "10.0.0.1"] {
+    let mut outside = World::endpoint_req(&svc, &[(A, "vsw-c1a")]);
+    outside.zones[0].ip = Some("10.0.0.1".parse().unwrap());
+    assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, outside))), "IllegalParam.Ip");
+    for bad in ["192.168.1.0", "192.168.1.253", "192.168.1.254", "192.168.1.255"] {
         let mut req = World::endpoint_req(&svc, &[(A, "vsw-c1a")]);
         req.zones[0].ip = Some(bad.parse().unwrap());
         assert_eq!(code(w.run(C1, |t, c| t.create_endpoint(c, req))), "EniIpUnavailable", "{bad}");
@@ -328,7 +330,7 @@ fn r11_exhausted_vswitch_is_refused_and_nothing_changes() {
 #[test]
 fn r12_dual_stack_endpoint_needs_dual_stack_service_and_gets_ipv6() {
     let mut w = World::new();
-    let svc = w.nlb_service(true);
+    let svc = w.service(LbType::Nlb, &[("nlb-prov2", A)], true);
     w.whitelist(&svc, Principal::Account(C1));
     let mut req = World::endpoint_req(&svc, &[(A, "vsw-c1a")]);
     req.ip_version = IpVersion::DualStack;
@@ -437,7 +439,7 @@ fn r15_consumer_cannot_accept_its_own_connection() {
 fn r15_connection_of_another_service_is_not_found() {
     let mut w = World::new();
     let svc = w.nlb_service(true);
-    let other = w.nlb_service(true);
+    let other = w.service(LbType::Clb, &[("lb-prov1", A)], true);
     w.whitelist(&svc, Principal::Account(C1));
     let ep = w.endpoint(&svc).unwrap();
     assert_eq!(code(w.run(PROVIDER, |t, c| t.disable_connection(c, &other, &ep))), "EndpointConnectionNotFound");
@@ -586,11 +588,27 @@ fn r26_allocated_resource_cannot_detach() {
 }
 
 #[test]
-fn r26_attaching_twice_is_refused() {
+fn r26_attaching_twice_is_refused_in_this_or_another_service() {
     let mut w = World::new();
     let svc = w.nlb_service(true);
     let r = ResourceSpec { id: "nlb-prov1".into(), resource_type: None, zone: A.into() };
-    assert_eq!(code(w.run(PROVIDER, |t, c| t.attach_resource(c, &svc, r))), "EndpointServiceResourceExist");
+    assert_eq!(code(w.run(PROVIDER, |t, c| t.attach_resource(c, &svc, r.clone()))), "EndpointServiceResourceExist");
+    let other = w.service(LbType::Nlb, &[], true);
+    assert_eq!(code(w.run(PROVIDER, |t, c| t.attach_resource(c, &other, r))), "EndpointServiceResourceExist");
+}
+
+#[test]
+fn r31_clb_default_is_taken_when_a_manual_connection_is_accepted() {
+    let mut w = World::new();
+    let svc = w.service(LbType::Clb, &[("lb-prov1", A)], false);
+    w.whitelist(&svc, Principal::Account(C1));
+    let req = World::endpoint_req(&svc, &[(A, "vsw-c1a")]);
+    let ep = w.run(C1, |t, c| t.create_endpoint(c, req)).unwrap();
+    assert_eq!(w.ep(&ep).bandwidth, None);
+    let up = UpdateService { connect_bandwidth: Some(4000), ..Default::default() };
+    w.run(PROVIDER, |t, c| t.update_service(c, &svc, up)).unwrap();
+    w.run(PROVIDER, |t, c| t.enable_connection(c, &svc, &ep, None)).unwrap();
+    assert_eq!(w.ep(&ep).bandwidth, Some(4000));
 }
 
 // ------------------------------------------------------------------ R27–R29 migration
