@@ -2,3 +2,5 @@
 
 pub mod inventory;
 pub mod model;
+pub mod state;
+pub mod store;

@@ -203,6 +203,8 @@ pub struct Resource {
 pub struct Service {
     /// `epsrv-…`.
     pub id: String,
+    /// Creation sequence number (list order).
+    pub seq: u64,
     /// `<prefix>.<region>.epsrv-…`.
     pub name: String,
     /// Provider account.
@@ -224,6 +226,7 @@ pub struct Service {
     /// Default per-connection bandwidth for new connections (CLB only, R31).
     pub connect_bandwidth: Option<u32>,
     /// Resources keyed by (zone, resource id).
+    #[serde(with = "resource_map")]
     pub resources: BTreeMap<(String, String), Resource>,
     /// Whitelist.
     pub users: BTreeSet<Principal>,
@@ -313,6 +316,8 @@ pub struct EndpointZone {
 pub struct Endpoint {
     /// `ep-…`.
     pub id: String,
+    /// Creation sequence number (list order).
+    pub seq: u64,
     /// Consumer account.
     pub owner: Uid,
     /// Name.
@@ -361,6 +366,26 @@ pub enum Dirty {
 pub struct Meta {
     /// Next ENI index to hand out (indexes are never reused while the daemon lives on).
     pub next_eni_index: u32,
+    /// Next creation sequence number.
+    pub next_seq: u64,
+}
+
+/// JSON has only string map keys: resources are stored as a list and re-keyed on load.
+mod resource_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Resource;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<(String, String), Resource>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<(String, String), Resource>, D::Error> {
+        let v: Vec<Resource> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|r| ((r.zone.clone(), r.id.clone()), r)).collect())
+    }
 }
 
 /// The connection table: every service and endpoint.

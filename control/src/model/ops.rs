@@ -121,6 +121,11 @@ impl Table {
     fn touch_endpoint(&mut self, id: &str) {
         self.dirty.insert(Dirty::Endpoint(id.to_owned()));
     }
+    fn next_seq(&mut self) -> u64 {
+        self.meta.next_seq += 1;
+        self.dirty.insert(Dirty::Meta);
+        self.meta.next_seq
+    }
     fn next_eni(&mut self, ctx: &mut Ctx<'_>, ip: Ipv4Addr, ip6: Option<Ipv6Addr>) -> Eni {
         let index = self.meta.next_eni_index;
         self.meta.next_eni_index += 1;
@@ -156,7 +161,9 @@ impl Table {
             return Err(ModelError::DryRunOperation);
         }
         let id = ctx.ids.fresh("epsrv-");
+        let seq = self.next_seq();
         let svc = Service {
+            seq,
             name: format!("{}.{}.{}", ctx.inv.service_name_prefix, ctx.inv.region, id),
             id: id.clone(),
             owner: ctx.caller,
@@ -530,6 +537,7 @@ impl Table {
         }
         let mut ep = Endpoint {
             id: String::new(),
+            seq: 0,
             owner: ctx.caller,
             name: p.name,
             description: p.description,
@@ -563,6 +571,7 @@ impl Table {
             return Err(ModelError::DryRunOperation);
         }
         ep.id = ctx.ids.fresh("ep-");
+        ep.seq = self.next_seq();
         let zones: Vec<String> = ep.zones.keys().cloned().collect();
         for zid in zones {
             let z = ep.zones.get(&zid).expect("listed");
