@@ -207,7 +207,7 @@ pub mod frame {
 
     /// Recomputes the IPv4 header checksum of a frame with an untagged IPv4 header at 14.
     pub fn fix_ipv4_checksum(f: &mut [u8]) {
-        let ihl = usize::from(f[14] & 0x0f) * 4;
+        let ihl = (usize::from(f[14] & 0x0f) * 4).min(f.len() - 14);
         f[24] = 0;
         f[25] = 0;
         let c = eplink_abi::csum::checksum(&f[14..14 + ihl]);
