@@ -230,6 +230,8 @@ pub struct RunResult {
 pub const XDP_DROP: u32 = 1;
 /// XDP_PASS.
 pub const XDP_PASS: u32 = 2;
+/// XDP_TX.
+pub const XDP_TX: u32 = 3;
 /// XDP_REDIRECT.
 pub const XDP_REDIRECT: u32 = 4;
 
@@ -253,4 +255,158 @@ pub fn run(prog: &Xdp, frame: &[u8], ingress_ifindex: u32, repeat: u32) -> Resul
     #[expect(clippy::cast_possible_truncation, reason = "per-run durations are tiny")]
     let ns = r.duration.as_nanos() as u64;
     Ok(RunResult { action: r.return_value, frame: out, ns })
+}
+
+/// A whole gateway in namespaces: two consumer VPCs with the same CIDR (and the same ENI
+/// address), a gateway running the XDP program on its three interfaces, and a provider
+/// whose "load balancer" addresses are local, so real servers can listen on them.
+///
+/// ```text
+///  vpc1: eth0 10.0.0.5 ── c1 (ENI 10.0.0.100/32) ┐
+///                                                  gateway: p0 10.200.0.1 ── pp0 10.200.0.2 provider
+///  vpc2: eth0 10.0.0.5 ── c2 (ENI 10.0.0.100/32) ┘   (VIPs 192.0.2.10, .20 on lo; SNAT pool routed back)
+/// ```
+///
+/// The ENI addresses are on the consumer interfaces so the kernel answers ARP for them;
+/// the program answers pings itself, because the kernel (no VRF on this kernel) could not
+/// route a reply to one of two VPCs with the same CIDR.
+pub mod topo {
+    use std::{net::Ipv4Addr, path::PathBuf};
+
+    use super::{ifindex, unique, Netns};
+    use crate::{Dataplane, LoadOptions, Maps};
+    use eplink_abi::{bucket::Limit, ZoneConn, FAMILY_V4, ZONE_CONNECTED};
+
+    /// Client address in both VPCs.
+    pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
+    /// ENI address in both VPCs.
+    pub const ENI: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+    /// The load balancer VIP ENIs are connected to.
+    pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    /// A second VIP, for re-allocation.
+    pub const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
+    /// The zone's SNAT pool.
+    pub const SNAT: [Ipv4Addr; 2] = [Ipv4Addr::new(100, 64, 0, 1), Ipv4Addr::new(100, 64, 0, 2)];
+    /// ENI index of VPC 1's ENI; VPC 2's is `ENI_INDEX + 1`.
+    pub const ENI_INDEX: u32 = 1;
+
+    /// The namespaces and the pinned dataplane; everything is removed on drop.
+    pub struct Topology {
+        pub gw: Netns,
+        pub vpcs: [Netns; 2],
+        pub provider: Netns,
+        pub pin_dir: PathBuf,
+    }
+
+    fn mac_of(ns: &Netns, dev: &str) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name, "cat", &format!("/sys/class/net/{dev}/address")])
+            .output()
+            .expect("read MAC");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    impl Topology {
+        /// Builds the namespaces, loads and attaches the program, and connects both VPCs'
+        /// ENIs to `VIP`.
+        #[must_use]
+        pub fn new() -> Topology {
+            let gw = Netns::new("eplgw");
+            let vpcs = [Netns::new("eplv1"), Netns::new("eplv2")];
+            let provider = Netns::new("eplpr");
+            let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique("epltopo"));
+            let t = Topology { gw, vpcs, provider, pin_dir };
+            t.wire();
+            t.load();
+            t
+        }
+
+        fn wire(&self) {
+            let gw = &self.gw;
+            gw.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+            gw.exec(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
+            gw.exec(&["sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0"]);
+            for (i, vpc) in self.vpcs.iter().enumerate() {
+                let c = format!("c{}", i + 1);
+                gw.exec(&["ip", "link", "add", &c, "type", "veth", "peer", "name", "eth0", "netns", &vpc.name]);
+                gw.exec(&["ip", "addr", "add", &format!("{ENI}/32"), "dev", &c]);
+                gw.exec(&["ip", "link", "set", &c, "up"]);
+                vpc.exec(&["ip", "addr", "add", &format!("{CLIENT}/24"), "dev", "eth0"]);
+                vpc.exec(&["ip", "link", "set", "eth0", "up"]);
+                // XDP_REDIRECT into a veth needs NAPI on the receiving end (GRO on, or an XDP
+                // program); full checksums on the sender, because the program updates them
+                // incrementally and a partial (offloaded) checksum is not a checksum yet.
+                vpc.exec(&["ethtool", "-K", "eth0", "gro", "on", "tx", "off"]);
+            }
+            gw.exec(&["ip", "link", "add", "p0", "type", "veth", "peer", "name", "pp0", "netns", &self.provider.name]);
+            gw.exec(&["ip", "addr", "add", "10.200.0.1/24", "dev", "p0"]);
+            gw.exec(&["ip", "link", "set", "p0", "up"]);
+            gw.exec(&["ip", "route", "add", "192.0.2.0/24", "via", "10.200.0.2", "dev", "p0"]);
+            let pr = &self.provider;
+            pr.exec(&["ip", "addr", "add", "10.200.0.2/24", "dev", "pp0"]);
+            pr.exec(&["ip", "link", "set", "pp0", "up"]);
+            pr.exec(&["ethtool", "-K", "pp0", "gro", "on", "tx", "off"]);
+            for vip in [VIP, VIP2] {
+                pr.exec(&["ip", "addr", "add", &format!("{vip}/32"), "dev", "lo"]);
+            }
+            pr.exec(&["ip", "route", "add", "100.64.0.0/24", "via", "10.200.0.1", "dev", "pp0"]);
+            // Resolve the provider next hop now, so even the first packet takes the XDP path.
+            let nh_mac = mac_of(pr, "pp0");
+            gw.exec(&["ip", "neigh", "replace", "10.200.0.2", "lladdr", &nh_mac, "dev", "p0", "nud", "permanent"]);
+            let gw_mac = mac_of(gw, "p0");
+            pr.exec(&["ip", "neigh", "replace", "10.200.0.1", "lladdr", &gw_mac, "dev", "pp0", "nud", "permanent"]);
+        }
+
+        fn load(&self) {
+            let _in = self.gw.enter();
+            let mut dp = Dataplane::load(&LoadOptions::new(&self.pin_dir)).expect("load the XDP program");
+            for dev in ["c1", "c2", "p0"] {
+                dp.attach(dev).unwrap_or_else(|e| panic!("attach {dev}: {e}"));
+            }
+            let p0 = ifindex("p0");
+            let m = dp.maps_mut();
+            m.set_provider_iface(p0).unwrap();
+            m.set_snat_pool(0, &SNAT).unwrap();
+            for vpc in 1..=2u32 {
+                m.set_consumer_iface(ifindex(&format!("c{vpc}")), 0, vpc, p0).unwrap();
+                let idx = ENI_INDEX + vpc - 1;
+                m.set_zone_conn(idx, &zone_conn(ZONE_CONNECTED, VIP, 0)).unwrap();
+                m.set_eni(vpc, ENI.into(), idx).unwrap();
+            }
+        }
+
+        /// The pinned maps, as an operator would open them.
+        #[must_use]
+        pub fn maps(&self) -> Maps {
+            Maps::open_pinned(&self.pin_dir).expect("open pinned maps")
+        }
+    }
+
+    impl Default for Topology {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Drop for Topology {
+        fn drop(&mut self) {
+            Dataplane::remove_pins(&self.pin_dir).ok();
+        }
+    }
+
+    /// A zone connection in `state` to `vip` with a limit of `mbps` (0 = none).
+    #[must_use]
+    pub fn zone_conn(state: u32, vip: Ipv4Addr, mbps: u64) -> ZoneConn {
+        let l = Limit::from_mbps(mbps);
+        ZoneConn {
+            state,
+            generation: 1,
+            zone: 0,
+            family: FAMILY_V4,
+            _pad: [0; 3],
+            vip: crate::v4(vip),
+            cost_per_byte_q16: l.cost_per_byte_q16,
+            tolerance_ticks: l.tolerance_ticks,
+        }
+    }
 }

@@ -88,10 +88,17 @@ impl Maps {
         })
     }
 
-    /// Declares an interface (and VLAN, 0 = untagged) with its role and VPC index.
-    pub fn set_iface(&mut self, ifindex: u32, vlan: u16, role: u32, vpc: u32) -> Result<()> {
-        let key = IfaceKey { ifindex, vlan: u32::from(vlan) };
-        self.ifaces.insert(key, IfaceInfo { role, vpc }, 0).map_err(map_err(abi::MAP_IFACES))
+    /// Declares a consumer-facing interface (and VLAN, 0 = untagged) of VPC `vpc`, whose
+    /// traffic to services is routed as if it left through `fib_ifindex`.
+    pub fn set_consumer_iface(&mut self, ifindex: u32, vlan: u16, vpc: u32, fib_ifindex: u32) -> Result<()> {
+        let info = IfaceInfo { role: abi::ROLE_CONSUMER, vpc, fib_ifindex, _pad: 0 };
+        self.ifaces.insert(IfaceKey { ifindex, vlan: u32::from(vlan) }, info, 0).map_err(map_err(abi::MAP_IFACES))
+    }
+
+    /// Declares a provider-facing interface.
+    pub fn set_provider_iface(&mut self, ifindex: u32) -> Result<()> {
+        let info = IfaceInfo { role: abi::ROLE_PROVIDER, vpc: 0, fib_ifindex: 0, _pad: 0 };
+        self.ifaces.insert(IfaceKey { ifindex, vlan: 0 }, info, 0).map_err(map_err(abi::MAP_IFACES))
     }
 
     /// Forgets an interface.

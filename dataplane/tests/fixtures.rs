@@ -12,7 +12,7 @@ use eplink_dataplane::{
     abi::{self, bucket::Limit, Outcome, ZoneConn, OUTCOME_COUNT},
     fixture::{
         self, frame, GatewayNs, RunResult, CLIENT_MAC, GW_CONSUMER_MAC, GW_PROVIDER_MAC, NEXT_HOP_MAC, XDP_DROP,
-        XDP_PASS, XDP_REDIRECT,
+        XDP_PASS, XDP_REDIRECT, XDP_TX,
     },
     v4, Dataplane, LoadOptions,
 };
@@ -65,8 +65,8 @@ impl Fx {
         let entered = gw.ns.enter();
         let mut dp = Dataplane::load(&LoadOptions::new(&pin)).expect("load XDP program");
         let m = dp.maps_mut();
-        m.set_iface(gw.consumer_if, 0, abi::ROLE_CONSUMER, VPC).unwrap();
-        m.set_iface(gw.provider_if, 0, abi::ROLE_PROVIDER, 0).unwrap();
+        m.set_consumer_iface(gw.consumer_if, 0, VPC, gw.provider_if).unwrap();
+        m.set_provider_iface(gw.provider_if).unwrap();
         m.set_snat_pool(0, &[SNAT]).unwrap();
         m.set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, Limit::UNLIMITED)).unwrap();
         m.set_eni(VPC, IpAddr::V4(ENI), ENI_IDX).unwrap();
@@ -247,13 +247,30 @@ fn udp_checksum_zero_stays_zero() {
 }
 
 #[test]
-fn icmp_to_an_eni_passes_to_the_kernel() {
+fn icmp_echo_to_an_eni_is_answered_in_place() {
     let mut fx = Fx::new();
     let ping = frame::icmp_echo(TO_GW, CLIENT, ENI);
     let (r, o) = fx.consumer(&ping);
+    assert_eq!((r.action, o), (XDP_TX, Outcome::EchoAnswered));
+    let h = PacketHeaders::from_ethernet_slice(&r.frame).unwrap();
+    let eth = h.link.clone().and_then(etherparse::LinkHeader::ethernet2).unwrap();
+    assert_eq!((eth.source, eth.destination), (GW_CONSUMER_MAC, CLIENT_MAC));
+    let Some(etherparse::NetHeaders::Ipv4(ip, _)) = &h.net else { panic!() };
+    assert_eq!((Ipv4Addr::from(ip.source), Ipv4Addr::from(ip.destination)), (ENI, CLIENT));
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+    let Some(TransportHeader::Icmpv4(icmp)) = &h.transport else { panic!("{h:?}") };
+    assert!(matches!(icmp.icmp_type, etherparse::Icmpv4Type::EchoReply(_)));
+    assert_eq!(icmp.checksum, icmp.icmp_type.calc_checksum(h.payload.slice()));
+    assert_eq!(fx.flows(), 0);
+}
+
+#[test]
+fn icmp_to_a_non_eni_address_passes_to_the_kernel() {
+    let mut fx = Fx::new();
+    let ping = frame::icmp_echo(TO_GW, CLIENT, Ipv4Addr::new(10, 0, 0, 1));
+    let (r, o) = fx.consumer(&ping);
     assert_eq!((r.action, o), (XDP_PASS, Outcome::PassNotTcpUdp));
     assert_eq!(r.frame, ping);
-    assert_eq!(fx.flows(), 0);
 }
 
 #[test]
@@ -503,7 +520,7 @@ fn a_served_vlan_is_its_own_vpc_and_replies_get_the_tag_back() {
     let mut fx = Fx::new();
     // VLAN 42 on the same port is VPC 2, which has an ENI with the same address.
     let m = fx.dp.maps_mut();
-    m.set_iface(fx.gw.consumer_if, 42, abi::ROLE_CONSUMER, 2).unwrap();
+    m.set_consumer_iface(fx.gw.consumer_if, 42, 2, fx.gw.provider_if).unwrap();
     m.set_zone_conn(8, &zone(abi::ZONE_CONNECTED, VIP2, Limit::UNLIMITED)).unwrap();
     m.set_eni(2, IpAddr::V4(ENI), 8).unwrap();
     let (r, o) = fx.consumer(&tag(&syn(40_000), 42));

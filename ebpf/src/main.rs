@@ -42,6 +42,7 @@ use crate::{
 /// ENI index meaning "no ENI": the outcome is counted only globally.
 pub const NO_ENI: u32 = u32::MAX;
 const AF_INET: u8 = 2;
+const PROTO_ICMP: u8 = 1;
 
 /// Why a packet leaves the pipeline early: a pass or drop outcome, with the ENI it concerns.
 pub struct Exit {
@@ -138,7 +139,7 @@ fn connected_zone(eni: u32, generation: Option<u32>) -> Result<&'static ZoneConn
 fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u32) -> Result<Sent, Exit> {
     let is_tcp = ip.proto == PROTO_TCP;
     if !is_tcp && ip.proto != PROTO_UDP {
-        return Err(Exit::new(Outcome::PassNotTcpUdp));
+        return echo(ctx, eth, ip, iface);
     }
     if ip.is_fragment {
         // Without reassembly there are no ports to translate: drop fragments sent to an ENI.
@@ -188,7 +189,8 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
         let (snat, hash) = ct::pick_snat(&key, zc, eni)?;
         (eni, v4(&snat), v4(&zc.vip), 0, Some((zc, snat, hash)))
     };
-    let next_hop = fib(ctx, ifindex, ip, src, dst, eni)?;
+    let fib_if = if iface.fib_ifindex == 0 { ifindex } else { iface.fib_ifindex };
+    let next_hop = fib(ctx, fib_if, ip, src, dst, eni)?;
     let sport_be = match new_flow {
         None => existing_sport,
         Some((zc, snat, hash)) => {
@@ -211,6 +213,22 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
     // SAFETY: helper with plain integer arguments.
     let action = unsafe { bpf_redirect(nh.ifindex, 0) } as u32;
     Ok(Sent { action, outcome: Outcome::Forwarded, eni })
+}
+
+/// ICMP echo requests to an ENI are answered here; everything else goes to the kernel.
+#[inline(always)]
+fn echo(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo) -> Result<Sent, Exit> {
+    let pass = Exit::new(Outcome::PassNotTcpUdp);
+    if ip.proto != PROTO_ICMP || ip.is_fragment {
+        return Err(pass);
+    }
+    let Some(eni) = eni_of(iface.vpc, ip.dst) else {
+        return Err(pass);
+    };
+    if !nat::echo_reply(ctx, eth.l3_off, ip)? {
+        return Err(pass);
+    }
+    Ok(Sent { action: xdp_action::XDP_TX, outcome: Outcome::EchoAnswered, eni })
 }
 
 /// Service → consumer.

@@ -116,3 +116,47 @@ pub fn macs(ctx: &XdpContext) -> Result<([u8; 6], [u8; 6]), Exit> {
         [h[0], h[1], h[2], h[3], h[4], h[5]],
     ))
 }
+
+const ICMP_ECHO_REQUEST: u8 = 8;
+const ICMP_ECHO_REPLY: u8 = 0;
+const IP_TTL_OFF: usize = 8;
+const REPLY_TTL: u8 = 64;
+
+/// Turns an ICMP echo request into its reply in place (MACs and addresses swapped, type 0,
+/// fresh TTL, both checksums updated). `false` if the packet is not an echo request.
+#[inline(always)]
+pub fn echo_reply(ctx: &XdpContext, l3_off: usize, ip: &Ipv4) -> Result<bool, Exit> {
+    let icmp: *mut [u8; 4] = ptr_at(ctx, ip.l4_off)?;
+    if ip.l4_off + 4 > l3_off + ip.tot_len {
+        return Err(Exit::new(Outcome::DropMalformed));
+    }
+    let eth: *mut [u8; 12] = ptr_at(ctx, 0)?;
+    let iph: *mut [u8; 20] = ptr_at(ctx, l3_off)?;
+    // SAFETY: every pointer was bounds-checked by ptr_at for its full size.
+    unsafe {
+        let i = &mut *icmp;
+        if i[0] != ICMP_ECHO_REQUEST || i[1] != 0 {
+            return Ok(false);
+        }
+        let c = u16::from_be_bytes([i[2], i[3]]);
+        let c = csum::apply(c, csum::diff16(u16::from(ICMP_ECHO_REQUEST) << 8, u16::from(ICMP_ECHO_REPLY) << 8));
+        i[0] = ICMP_ECHO_REPLY;
+        i[2..4].copy_from_slice(&c.to_be_bytes());
+
+        let e = &mut *eth;
+        let (dst, src) = ([e[0], e[1], e[2], e[3], e[4], e[5]], [e[6], e[7], e[8], e[9], e[10], e[11]]);
+        e[0..6].copy_from_slice(&src);
+        e[6..12].copy_from_slice(&dst);
+
+        // Swapping source and destination leaves the header checksum as it is; the TTL changes it.
+        let h = &mut *iph;
+        let old_ttl = u16::from_be_bytes([h[IP_TTL_OFF], h[IP_TTL_OFF + 1]]);
+        h[IP_TTL_OFF] = REPLY_TTL;
+        let new_ttl = u16::from_be_bytes([h[IP_TTL_OFF], h[IP_TTL_OFF + 1]]);
+        let ipc = u16::from_be_bytes([h[IP_CSUM_OFF], h[IP_CSUM_OFF + 1]]);
+        h[IP_CSUM_OFF..IP_CSUM_OFF + 2].copy_from_slice(&csum::apply(ipc, csum::diff16(old_ttl, new_ttl)).to_be_bytes());
+        h[IP_SRC_OFF..IP_SRC_OFF + 4].copy_from_slice(&ip.dst);
+        h[IP_SRC_OFF + 4..IP_SRC_OFF + 8].copy_from_slice(&ip.src);
+    }
+    Ok(true)
+}

@@ -103,6 +103,11 @@ pub struct IfaceInfo {
     /// The consumer VPC's index (consumer role only): scopes ENI and flow lookups, so two
     /// VPCs may use the same addresses.
     pub vpc: u32,
+    /// Consumer role: the interface whose routing decides the way to the service resources
+    /// (the zone's provider-facing interface). Consumer interfaces usually sit in a VRF of
+    /// their VPC, whose table does not (and must not) know the provider's routes.
+    pub fib_ifindex: u32,
+    pub _pad: u32,
 }
 
 /// Key of `ENIS`.
@@ -219,12 +224,11 @@ pub struct EniStats {
     pub rev_bytes: u64,
     /// Indexed by `Outcome`; only drop outcomes are counted here.
     pub drops: [u64; OUTCOME_COUNT],
-    pub _pad: u64,
 }
 
 impl Default for EniStats {
     fn default() -> Self {
-        Self { fwd_packets: 0, fwd_bytes: 0, rev_packets: 0, rev_bytes: 0, drops: [0; OUTCOME_COUNT], _pad: 0 }
+        Self { fwd_packets: 0, fwd_bytes: 0, rev_packets: 0, rev_bytes: 0, drops: [0; OUTCOME_COUNT] }
     }
 }
 
@@ -242,14 +246,14 @@ impl EniStats {
 }
 
 const _: () = assert!(core::mem::size_of::<IfaceKey>() == 8);
-const _: () = assert!(core::mem::size_of::<IfaceInfo>() == 8);
+const _: () = assert!(core::mem::size_of::<IfaceInfo>() == 16);
 const _: () = assert!(core::mem::size_of::<EniKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ZoneConn>() == 48);
 const _: () = assert!(core::mem::size_of::<SnatPool>() == 8 + 16 * SNAT_POOL_SIZE);
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 44);
 const _: () = assert!(core::mem::size_of::<FwdEntry>() == 56);
 const _: () = assert!(core::mem::size_of::<RevEntry>() == 80);
-const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (5 + OUTCOME_COUNT));
+const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (4 + OUTCOME_COUNT));
 
 #[cfg(feature = "user")]
 mod pod {

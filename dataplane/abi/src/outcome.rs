@@ -11,47 +11,51 @@ pub enum Outcome {
     Forwarded = 0,
     /// Service → consumer: rewritten and redirected back to the consumer interface.
     Reversed = 1,
+    /// ICMP echo request to an ENI, answered by the program itself (`XDP_TX`): consumer VPCs
+    /// may overlap, so the kernel could not route the reply back to the right one.
+    EchoAnswered = 2,
     /// Arrived on an interface eplink does not manage (or a VLAN it does not serve).
-    PassUnknownInterface = 2,
+    PassUnknownInterface = 3,
     /// Not IPv4 (ARP, IPv6 until it is served, LLDP, ...): the kernel's business.
-    PassNotIpv4 = 3,
-    /// IPv4 but neither TCP nor UDP (ICMP echo to an ENI is answered by the kernel).
-    PassNotTcpUdp = 4,
+    PassNotIpv4 = 4,
+    /// IPv4 but neither TCP nor UDP nor an echo request to an ENI.
+    PassNotTcpUdp = 5,
     /// TCP/UDP to an address that is no ENI of the interface's VPC.
-    PassNotEni = 5,
+    PassNotEni = 6,
     /// On a provider interface, not a reply to a tracked flow.
-    PassNoFlow = 6,
+    PassNoFlow = 7,
     /// Rewritten, but the provider-side neighbour is not resolved yet: the kernel forwards
     /// this packet and resolves the neighbour for the next one.
-    PassNoNeighbour = 7,
+    PassNoNeighbour = 8,
     /// Frame shorter than its headers claim, or a header with impossible fields.
-    DropMalformed = 8,
+    DropMalformed = 9,
     /// IPv4 fragment addressed to an ENI: eplink does not reassemble, so it cannot NAT it.
-    DropFragment = 9,
+    DropFragment = 10,
     /// The ENI's zone connection is not `Connected`.
-    DropZoneNotConnected = 10,
+    DropZoneNotConnected = 11,
     /// Over the connection's bandwidth limit.
-    DropRateLimited = 11,
+    DropRateLimited = 12,
     /// The zone has no SNAT address configured.
-    DropNoSnatPool = 12,
+    DropNoSnatPool = 13,
     /// Every SNAT port tried was taken.
-    DropPortExhausted = 13,
+    DropPortExhausted = 14,
     /// The flow table refused the new flow.
-    DropFlowTableFull = 14,
+    DropFlowTableFull = 15,
     /// No route towards the service resource.
-    DropNoRoute = 15,
+    DropNoRoute = 16,
     /// A tracked flow whose ENI was deleted or reused since the flow was created.
-    DropStaleFlow = 16,
+    DropStaleFlow = 17,
 }
 
 /// Number of distinct outcomes (size of `GLOBAL_STATS`, length of `EniStats::drops`).
-pub const OUTCOME_COUNT: usize = 17;
+pub const OUTCOME_COUNT: usize = 18;
 
 impl Outcome {
     /// Every outcome, in discriminant order.
     pub const ALL: [Outcome; OUTCOME_COUNT] = [
         Outcome::Forwarded,
         Outcome::Reversed,
+        Outcome::EchoAnswered,
         Outcome::PassUnknownInterface,
         Outcome::PassNotIpv4,
         Outcome::PassNotTcpUdp,
@@ -75,6 +79,7 @@ impl Outcome {
         match self {
             Outcome::Forwarded => "forwarded",
             Outcome::Reversed => "reversed",
+            Outcome::EchoAnswered => "echo_answered",
             Outcome::PassUnknownInterface => "pass_unknown_interface",
             Outcome::PassNotIpv4 => "pass_not_ipv4",
             Outcome::PassNotTcpUdp => "pass_not_tcp_udp",
