@@ -12,7 +12,7 @@ use eplink_dataplane::{
     abi::{self, bucket::Limit, Outcome, ZoneConn, OUTCOME_COUNT},
     fixture::{
         self, frame, GatewayNs, RunResult, CLIENT_MAC, GW_CONSUMER_MAC, GW_PROVIDER_MAC, NEXT_HOP_MAC, XDP_DROP,
-        XDP_PASS, XDP_REDIRECT, XDP_TX,
+        XDP_PASS, XDP_REDIRECT,
     },
     v4, Dataplane, LoadOptions,
 };
@@ -251,7 +251,7 @@ fn icmp_echo_to_an_eni_is_answered_in_place() {
     let mut fx = Fx::new();
     let ping = frame::icmp_echo(TO_GW, CLIENT, ENI);
     let (r, o) = fx.consumer(&ping);
-    assert_eq!((r.action, o), (XDP_TX, Outcome::EchoAnswered));
+    assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::EchoAnswered));
     let h = PacketHeaders::from_ethernet_slice(&r.frame).unwrap();
     let eth = h.link.clone().and_then(etherparse::LinkHeader::ethernet2).unwrap();
     assert_eq!((eth.source, eth.destination), (GW_CONSUMER_MAC, CLIENT_MAC));

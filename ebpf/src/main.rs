@@ -228,7 +228,13 @@ fn echo(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo) -> Result<Sen
     if !nat::echo_reply(ctx, eth.l3_off, ip)? {
         return Err(pass);
     }
-    Ok(Sent { action: xdp_action::XDP_TX, outcome: Outcome::EchoAnswered, eni })
+    // Redirect to the ingress interface rather than XDP_TX: veth flushes XDP_TX frames to
+    // its peer only if the peer runs an XDP program itself, so with a plain peer they would
+    // sit in its ring; a redirect's flush always wakes the peer.
+    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
+    // SAFETY: helper with plain integer arguments.
+    let action = unsafe { bpf_redirect(ctx.ingress_ifindex() as u32, 0) } as u32;
+    Ok(Sent { action, outcome: Outcome::EchoAnswered, eni })
 }
 
 /// Service → consumer.

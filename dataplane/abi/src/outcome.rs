@@ -11,7 +11,7 @@ pub enum Outcome {
     Forwarded = 0,
     /// Service → consumer: rewritten and redirected back to the consumer interface.
     Reversed = 1,
-    /// ICMP echo request to an ENI, answered by the program itself (`XDP_TX`): consumer VPCs
+    /// ICMP echo request to an ENI, answered by the program itself: consumer VPCs
     /// may overlap, so the kernel could not route the reply back to the right one.
     EchoAnswered = 2,
     /// Arrived on an interface eplink does not manage (or a VLAN it does not serve).
