@@ -1,5 +1,6 @@
 //! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
 
+pub mod api;
 pub mod inventory;
 pub mod model;
 pub mod state;
