@@ -1,6 +1,7 @@
 //! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
 
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod inventory;
 pub mod model;

@@ -2,9 +2,8 @@
 //! writers, restart reload. Every spawned daemon is killed when its guard drops, even when an
 //! assertion fails.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,80 +11,7 @@ use std::time::{Duration, Instant};
 use eplink_control::client::Client;
 use serde_json::Value;
 
-const PROVIDER: (&str, &str) = ("LTAIproviderkey", "provider-secret-0001");
-const CONSUMER1: (&str, &str) = ("LTAIconsumer1key", "consumer1-secret-0001");
-const C1_UID: i64 = 2_222_222_222_222_222;
-
-struct Daemon {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Daemon {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let inv = include_str!("../examples/inventory.toml")
-            .replace("listen = \"127.0.0.1:8080\"", &format!("listen = \"127.0.0.1:{port}\""))
-            .replace("path = \"eplink-state.db\"", &format!("path = \"{}\"", dir.path().join("state.db").display()));
-        std::fs::write(dir.path().join("inventory.toml"), inv).unwrap();
-        let mut d = Self { dir, port, child: None };
-        d.start();
-        d
-    }
-
-    fn inventory(&self) -> PathBuf {
-        self.dir.path().join("inventory.toml")
-    }
-
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("eplinkd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eplinkd"))
-            .arg("--inventory")
-            .arg(self.inventory())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn eplinkd");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("eplinkd exited at start with {st}: {}", self.log());
-            }
-            assert!(Instant::now() < deadline, "eplinkd did not listen: {}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("eplinkd.log")).unwrap_or_default()
-    }
-
-    fn client(&self, (k, s): (&str, &str)) -> Client {
-        Client::new(&format!("127.0.0.1:{}", self.port), k, s, "cn-hangzhou")
-    }
-
-    #[allow(dead_code)]
-    fn store(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
+use common::{C1_UID, CONSUMER1, Daemon, PROVIDER};
 
 fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned()
