@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SDK compatibility suite: the official PrivateLink Python SDK drives a real eplinkd.
 #   tests/sdk/run.sh [pytest args...]
-# Env: EPLINK_VENV (default target/sdk-venv), EPLINKD_BIN (default target/debug/eplinkd; built
-# with cargo if unset and missing). Exit code is pytest's.
+# Env: EPLINK_VENV (default target/sdk-venv); EPLINKD_BIN (if unset: cargo build -p eplink-control
+# --bin eplinkd, then <target>/debug/eplinkd). Exit code is pytest's.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -18,10 +18,9 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
     echo "$want" > "$STAMP"
 fi
 if [ -z "${EPLINKD_BIN:-}" ]; then
-    export EPLINKD_BIN="$ROOT/target/debug/eplinkd"
-    if [ ! -x "$EPLINKD_BIN" ]; then
-        cargo build -p eplink-control --bin eplinkd
-    fi
+    # Build (a no-op when up to date) so the suite never runs a stale daemon.
+    cargo build -p eplink-control --bin eplinkd
+    export EPLINKD_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/eplinkd"
 fi
 # The SDK honours HTTP(S)_PROXY: make sure nothing leaves loopback.
 unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY all_proxy
