@@ -101,6 +101,20 @@ impl Dataplane {
         program(&mut self.ebpf)
     }
 
+    /// The benchmark baseline program (see `eplink_baseline` in the XDP object), loaded on
+    /// first use. It is never attached.
+    pub fn baseline(&mut self) -> Result<&mut Xdp> {
+        let p: &mut Xdp = self
+            .ebpf
+            .program_mut(abi::BASELINE_PROGRAM_NAME)
+            .ok_or_else(|| Error::Pin { path: PathBuf::from(abi::BASELINE_PROGRAM_NAME), reason: "program missing from the object".into() })?
+            .try_into()?;
+        if p.fd().is_err() {
+            p.load()?;
+        }
+        Ok(p)
+    }
+
     /// The pin directory.
     #[must_use]
     pub fn pin_dir(&self) -> &Path {

@@ -9,8 +9,8 @@ use eplink_abi::{
 };
 
 use crate::{
-    maps::{Scratch, CT_FWD, CT_REV, SCRATCH, SNAT_POOLS},
-    Exit,
+    maps::{Scratch, CT_FWD, CT_REV, SNAT_POOLS},
+    Exit, NextHop,
 };
 
 const EEXIST: i32 = 17;
@@ -24,12 +24,11 @@ pub fn now_coarse() -> u64 {
 
 /// Records TCP flags and, at most once per `TOUCH_NS`, the time of a flow's packet.
 #[inline(always)]
-pub fn touch(last_seen_ns: &mut u64, flags: &mut u32, tcp_flags: u8) {
+pub fn touch(last_seen_ns: &mut u64, flags: &mut u32, tcp_flags: u8, now: u64) {
     let bits = seen_bits(tcp_flags);
     if *flags & bits != bits {
         *flags |= bits;
     }
-    let now = now_coarse();
     if now > *last_seen_ns + TOUCH_NS {
         *last_seen_ns = now;
     }
@@ -76,6 +75,9 @@ pub struct NewFlow {
     pub client_mac: [u8; 6],
     pub gateway_mac: [u8; 6],
     pub tcp_flags: u8,
+    /// The next hop found for the flow's first packet, if the neighbour was resolved.
+    pub next_hop: Option<NextHop>,
+    pub now: u64,
 }
 
 /// Creates the reverse and forward entries of a new flow. The reverse entry is inserted
@@ -83,13 +85,10 @@ pub struct NewFlow {
 /// overwritten; if another CPU created the same forward flow meanwhile, its binding wins.
 /// Returns the flow's SNAT source port (network byte order).
 #[inline(always)]
-pub fn create(key: &FlowKey, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit> {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return Err(Exit::eni(Outcome::DropFlowTableFull, nf.eni));
-    };
-    // SAFETY: per-CPU scratch slot, used by this packet alone (XDP does not migrate CPUs).
-    let Scratch { rev_key, rev, fwd, .. } = unsafe { &mut *scratch };
-    let now = now_coarse();
+pub fn create(sc: &mut Scratch, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit> {
+    let Scratch { key, rev_key, rev, fwd, .. } = sc;
+    let key = &*key;
+    let now = nf.now;
     *rev = RevEntry {
         client: key.src,
         eni_addr: key.dst,
@@ -129,7 +128,16 @@ pub fn create(key: &FlowKey, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit> {
             generation: zc.generation,
             flags: seen_bits(nf.tcp_flags),
             last_seen_ns: now,
+            nh_ifindex: 0,
+            nh_smac: [0; 6],
+            nh_dmac: [0; 6],
+            nh_checked_ns: now,
         };
+        if let Some(nh) = &nf.next_hop {
+            fwd.nh_ifindex = nh.ifindex;
+            fwd.nh_smac = nh.smac;
+            fwd.nh_dmac = nh.dmac;
+        }
         return match CT_FWD.insert(key, &*fwd, u64::from(BPF_NOEXIST)) {
             Ok(()) => Ok(fwd.nat_sport_be),
             Err(e) => {

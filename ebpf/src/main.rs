@@ -28,13 +28,13 @@ use aya_ebpf::{
 };
 use eplink_abi::{
     addr_v4,
-    flow::{PROTO_TCP, PROTO_UDP},
+    flow::{NEXT_HOP_TTL_NS, PROTO_TCP, PROTO_UDP},
     EniKey, FlowKey, IfaceInfo, IfaceKey, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, FAMILY_V4, ROLE_CONSUMER,
     ROLE_PROVIDER, ZONE_CONNECTED,
 };
 
 use crate::{
-    maps::{CT_FWD, CT_REV, ENIS, IFACES, SCRATCH, ZONE_CONNS},
+    maps::{Scratch, CT_FWD, CT_REV, ENIS, IFACES, SCRATCH, ZONE_CONNS},
     nat::Rewrite,
     parse::{Eth, Ipv4, ETH_P_IP},
 };
@@ -74,6 +74,25 @@ pub fn eplink_xdp(ctx: XdpContext) -> u32 {
     finish(&ctx, try_xdp(&ctx))
 }
 
+/// Benchmark baseline, never attached: parses like `eplink_xdp` (Ethernet, IPv4, ports),
+/// rewrites the MACs and redirects to the ingress interface; no maps, no NAT, no counters.
+/// `cargo xtask bench xdp` reports the pipeline's cost as a ratio to this one's.
+#[xdp]
+pub fn eplink_baseline(ctx: XdpContext) -> u32 {
+    let Ok(eth) = parse::eth(&ctx) else { return xdp_action::XDP_DROP };
+    let Ok(ip) = parse::ipv4(&ctx, eth.l3_off) else { return xdp_action::XDP_DROP };
+    if parse::l4(&ctx, &ip, eth.l3_off, ip.proto == PROTO_TCP).is_err() {
+        return xdp_action::XDP_DROP;
+    }
+    if nat::set_macs(&ctx, &[2, 0, 0, 0, 0, 1], &[2, 0, 0, 0, 0, 2]).is_err() {
+        return xdp_action::XDP_DROP;
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
+    // SAFETY: helper with plain integer arguments.
+    let action = unsafe { bpf_redirect(ctx.ingress_ifindex() as u32, 0) } as u32;
+    action
+}
+
 /// Counts the packet's outcome and returns its XDP action.
 #[inline(always)]
 fn finish(ctx: &XdpContext, result: Result<Sent, Exit>) -> u32 {
@@ -103,9 +122,16 @@ fn try_xdp(ctx: &XdpContext) -> Result<Sent, Exit> {
         return Err(Exit::new(Outcome::PassNotIpv4));
     }
     let ip = parse::ipv4(ctx, eth.l3_off)?;
+    // Large temporaries live in a per-CPU scratch slot: the BPF stack is 512 bytes.
+    let Some(sc) = SCRATCH.get_ptr_mut(0) else {
+        return Err(Exit::new(Outcome::DropFlowTableFull));
+    };
+    // SAFETY: per-CPU slot, used by this packet alone (XDP runs without preemption); this is
+    // the only reference made to it.
+    let sc = unsafe { &mut *sc };
     match iface.role {
-        ROLE_CONSUMER => forward(ctx, &eth, &ip, &iface, ifindex),
-        ROLE_PROVIDER => reverse(ctx, &eth, &ip),
+        ROLE_CONSUMER => forward(ctx, &eth, &ip, &iface, ifindex, sc),
+        ROLE_PROVIDER => reverse(ctx, &eth, &ip, sc),
         _ => Err(Exit::new(Outcome::PassUnknownInterface)),
     }
 }
@@ -136,7 +162,7 @@ fn connected_zone(eni: u32, generation: Option<u32>) -> Result<&'static ZoneConn
 
 /// Consumer → service.
 #[inline(always)]
-fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u32) -> Result<Sent, Exit> {
+fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u32, sc: &mut Scratch) -> Result<Sent, Exit> {
     let is_tcp = ip.proto == PROTO_TCP;
     if !is_tcp && ip.proto != PROTO_UDP {
         return echo(ctx, eth, ip, iface);
@@ -149,7 +175,7 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
         });
     }
     let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
-    let key = FlowKey {
+    sc.key = FlowKey {
         scope: iface.vpc,
         proto: ip.proto,
         family: FAMILY_V4,
@@ -161,44 +187,67 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
     };
     let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
 
-    // An existing flow keeps the binding it was created with (smooth migration, R28); a new
-    // one is bound to the zone's current VIP and a SNAT address, but created only after the
-    // route is known, so a packet dropped for want of a route leaves no flow behind.
-    let (eni, src, dst, existing_sport, new_flow) = if let Some(e) = CT_FWD.get_ptr_mut(&key) {
+    // An existing flow keeps the binding it was created with (smooth migration, R28) and
+    // its cached next hop; a new one is bound to the zone's current VIP and a SNAT address,
+    // but created only after the route is known, so a packet dropped for want of a route
+    // leaves no flow behind.
+    let fib_if = if iface.fib_ifindex == 0 { ifindex } else { iface.fib_ifindex };
+    let now = ct::now_coarse();
+    let (eni, src, dst, sport_be, next_hop) = if let Some(e) = CT_FWD.get_ptr_mut(&sc.key) {
         // SAFETY: LRU map value, valid for the program's run; concurrent writers only set
-        // flag bits and refresh the timestamp, both benign races.
+        // flag bits, refresh the timestamp or re-cache the same next hop: benign races.
         let e = unsafe { &mut *e };
         let zc = match connected_zone(e.eni, Some(e.generation)) {
             Ok(zc) => zc,
             Err(x) => {
                 if x.outcome == Outcome::DropStaleFlow {
-                    CT_FWD.remove(&key).ok();
+                    CT_FWD.remove(&sc.key).ok();
                 }
                 return Err(x);
             }
         };
         bucket::charge(e.eni, DIR_FORWARD, bytes, zc)?;
-        ct::touch(&mut e.last_seen_ns, &mut e.flags, l4.tcp_flags);
-        (e.eni, v4(&e.nat_src), v4(&e.nat_dst), e.nat_sport_be, None)
+        ct::touch(&mut e.last_seen_ns, &mut e.flags, l4.tcp_flags, now);
+        let (src, dst) = (v4(&e.nat_src), v4(&e.nat_dst));
+        let nh = if e.nh_ifindex != 0 && now < e.nh_checked_ns + NEXT_HOP_TTL_NS {
+            Some(NextHop { ifindex: e.nh_ifindex, smac: e.nh_smac, dmac: e.nh_dmac })
+        } else {
+            let nh = fib(ctx, &mut sc.fib, fib_if, ip, (src, dst), e.eni)?;
+            if let Some(nh) = &nh {
+                e.nh_ifindex = nh.ifindex;
+                e.nh_smac = nh.smac;
+                e.nh_dmac = nh.dmac;
+                e.nh_checked_ns = now;
+            }
+            nh
+        };
+        (e.eni, src, dst, e.nat_sport_be, nh)
     } else {
         let Some(eni) = eni_of(iface.vpc, ip.dst) else {
             return Err(Exit::new(Outcome::PassNotEni));
         };
         let zc = connected_zone(eni, None)?;
         bucket::charge(eni, DIR_FORWARD, bytes, zc)?;
-        let (snat, hash) = ct::pick_snat(&key, zc, eni)?;
-        (eni, v4(&snat), v4(&zc.vip), 0, Some((zc, snat, hash)))
-    };
-    let fib_if = if iface.fib_ifindex == 0 { ifindex } else { iface.fib_ifindex };
-    let next_hop = fib(ctx, fib_if, ip, src, dst, eni)?;
-    let sport_be = match new_flow {
-        None => existing_sport,
-        Some((zc, snat, hash)) => {
-            let (client_mac, gateway_mac) = nat::macs(ctx)?;
-            #[expect(clippy::cast_possible_truncation, reason = "VLAN ids are 12 bits")]
-            let nf = ct::NewFlow { eni, snat, hash, ifindex, vlan: eth.vlan as u16, client_mac, gateway_mac, tcp_flags: l4.tcp_flags };
-            ct::create(&key, zc, &nf)?
-        }
+        let (snat, hash) = ct::pick_snat(&sc.key, zc, eni)?;
+        let (src, dst) = (v4(&snat), v4(&zc.vip));
+        // Route before creating state: a packet dropped for want of a route leaves no flow.
+        let next_hop = fib(ctx, &mut sc.fib, fib_if, ip, (src, dst), eni)?;
+        let (client_mac, gateway_mac) = nat::macs(ctx)?;
+        #[expect(clippy::cast_possible_truncation, reason = "VLAN ids are 12 bits")]
+        let nf = ct::NewFlow {
+            eni,
+            snat,
+            hash,
+            ifindex,
+            vlan: eth.vlan as u16,
+            client_mac,
+            gateway_mac,
+            tcp_flags: l4.tcp_flags,
+            next_hop,
+            now,
+        };
+        let sport_be = ct::create(sc, zc, &nf)?;
+        (eni, src, dst, sport_be, nf.next_hop)
     };
 
     let rw = Rewrite { src, dst, sport_be, dport_be: l4.dport_be };
@@ -239,7 +288,7 @@ fn echo(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo) -> Result<Sen
 
 /// Service → consumer.
 #[inline(always)]
-fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4) -> Result<Sent, Exit> {
+fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<Sent, Exit> {
     let is_tcp = ip.proto == PROTO_TCP;
     if !is_tcp && ip.proto != PROTO_UDP {
         return Err(Exit::new(Outcome::PassNotTcpUdp));
@@ -248,7 +297,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4) -> Result<Sent, Exit> {
         return Err(Exit::new(Outcome::PassNoFlow));
     }
     let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
-    let key = FlowKey {
+    sc.key = FlowKey {
         scope: 0,
         proto: ip.proto,
         family: FAMILY_V4,
@@ -258,7 +307,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4) -> Result<Sent, Exit> {
         sport_be: l4.sport_be,
         dport_be: l4.dport_be,
     };
-    let Some(r) = CT_REV.get_ptr_mut(&key) else {
+    let Some(r) = CT_REV.get_ptr_mut(&sc.key) else {
         return Err(Exit::new(Outcome::PassNoFlow));
     };
     // SAFETY: LRU map value, valid for the program's run; see `forward`.
@@ -266,7 +315,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4) -> Result<Sent, Exit> {
     let zc = connected_zone(r.eni, Some(r.generation))?;
     let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
     bucket::charge(r.eni, DIR_REVERSE, bytes, zc)?;
-    ct::touch(&mut r.last_seen_ns, &mut r.flags, l4.tcp_flags);
+    ct::touch(&mut r.last_seen_ns, &mut r.flags, l4.tcp_flags, ct::now_coarse());
 
     let rw = Rewrite { src: v4(&r.eni_addr), dst: v4(&r.client), sport_be: l4.sport_be, dport_be: r.client_port_be };
     nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;
@@ -285,22 +334,24 @@ fn v4(a: &[u8; 16]) -> [u8; 4] {
 }
 
 /// Egress interface and MACs towards a service resource.
-struct NextHop {
-    ifindex: u32,
-    smac: [u8; 6],
-    dmac: [u8; 6],
+#[derive(Clone, Copy)]
+pub struct NextHop {
+    pub ifindex: u32,
+    pub smac: [u8; 6],
+    pub dmac: [u8; 6],
 }
 
 /// FIB lookup for (src, dst): `Some` next hop, `None` if the neighbour is not resolved yet
 /// (the kernel forwards this packet and resolves it), `DropNoRoute` otherwise.
 #[inline(always)]
-fn fib(ctx: &XdpContext, ifindex: u32, ip: &Ipv4, src: [u8; 4], dst: [u8; 4], eni: u32) -> Result<Option<NextHop>, Exit> {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return Err(Exit::eni(Outcome::DropNoRoute, eni));
-    };
-    // SAFETY: per-CPU scratch slot, used by this packet alone; every field the kernel reads
-    // is written below (the rest of the request is zeroed first).
-    let p: &mut FibParams = unsafe { &mut (*scratch).fib };
+fn fib(
+    ctx: &XdpContext,
+    p: &mut FibParams,
+    ifindex: u32,
+    ip: &Ipv4,
+    (src, dst): ([u8; 4], [u8; 4]),
+    eni: u32,
+) -> Result<Option<NextHop>, Exit> {
     // SAFETY: an all-zero bpf_fib_lookup is a valid (empty) request.
     *p = unsafe { core::mem::zeroed() };
     p.family = AF_INET;

@@ -56,6 +56,8 @@ pub static GLOBAL_STATS: PerCpuArray<u64> = PerCpuArray::pinned(OUTCOME_COUNT as
 /// 512 bytes and the inlined pipeline would not fit. Not pinned: it holds no state.
 #[repr(C)]
 pub struct Scratch {
+    /// The packet's flow key (forward or reverse table).
+    pub key: FlowKey,
     pub rev_key: FlowKey,
     pub rev: RevEntry,
     pub fwd: FwdEntry,

@@ -1,1 +1,103 @@
-fn main() {}
+//! `cargo xtask`: everything a fresh machine needs, behind one entry point.
+//!
+//! `setup` installs the toolchain (idempotent), `test` runs every test suite, `demo` runs
+//! the main job, `bench` measures, `build-ebpf` builds the XDP object alone.
+
+mod bench;
+mod demo;
+mod setup;
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "eplink developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what building and testing need: nightly rust-src, LLVM 22, bpf-linker, iproute2
+    /// tools, iperf3; mount bpffs.
+    Setup,
+    /// Build the XDP object (ebpf/) with the nightly toolchain.
+    BuildEbpf,
+    /// Set up, then run every test: unit, packet fixtures, namespaces, SDK compatibility.
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then run the demo: namespaces, the dataplane, real traffic through an ENI.
+    Demo,
+    /// Set up, then run benchmarks and write target/bench/<name>.json.
+    Bench {
+        /// Which benchmark: xdp, api or all.
+        #[arg(default_value = "all")]
+        which: String,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Setup => setup::ensure(),
+        Cmd::BuildEbpf => build_ebpf(),
+        Cmd::Test { args } => test(&args),
+        Cmd::Demo => {
+            setup::ensure()?;
+            demo::run()
+        }
+        Cmd::Bench { which } => {
+            setup::ensure()?;
+            bench::run(&which)
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ is in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root; fails with its exit status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn build_ebpf() -> Result<()> {
+    run(Command::new("cargo")
+        .args(["+nightly", "build", "--release", "--locked", "--target-dir", "../target/ebpf"])
+        .current_dir(root().join("ebpf"))
+        .env("CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS", "fallback"))
+        .map(|()| println!("built {}", root().join("target/ebpf/bpfel-unknown-none/release/eplink").display()))
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    setup::ensure()?;
+    let mut failed = Vec::new();
+    // Namespaces and BPF programs need root; the tests clean up after themselves.
+    let mut cargo = Command::new("cargo");
+    cargo.args(["test", "--workspace", "--no-fail-fast"]).args(extra);
+    if let Err(e) = run(&mut cargo) {
+        failed.push(format!("cargo test: {e}"));
+    }
+    let sdk = root().join("tests/sdk/run.sh");
+    if sdk.exists() {
+        run(Command::new("cargo").args(["build", "-p", "eplink-control", "--bin", "eplinkd"]))?;
+        if let Err(e) = run(Command::new("bash").arg(sdk).env("EPLINKD_BIN", root().join("target/debug/eplinkd"))) {
+            failed.push(format!("SDK compatibility suite: {e}"));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
+    }
+    Ok(())
+}

@@ -12,6 +12,12 @@ pub const SEEN_RST: u32 = 1 << 2;
 /// write their flow entry on every packet (cache lines shared between CPUs stay clean).
 pub const TOUCH_NS: u64 = 1_000_000_000;
 
+/// A flow's cached next hop (egress interface and MACs from `bpf_fib_lookup`) is trusted
+/// this long; then the next packet looks the route up again. A FIB lookup per packet would
+/// cost more than the rest of the pipeline together, and a route or neighbour change is
+/// followed within this time.
+pub const NEXT_HOP_TTL_NS: u64 = 1_000_000_000;
+
 /// TCP flag bits as they appear in the 13th byte of the TCP header.
 pub const TCP_FIN: u8 = 0x01;
 /// TCP SYN flag bit.

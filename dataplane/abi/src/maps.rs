@@ -38,8 +38,10 @@ pub const ALL_MAPS: [&str; 9] = [
     MAP_GLOBAL_STATS,
 ];
 
-/// Name of the XDP program in the object file (and of its pinned link).
+/// Name of the XDP program in the object file.
 pub const PROGRAM_NAME: &str = "eplink_xdp";
+/// Name of the benchmark baseline program in the object file (never attached).
+pub const BASELINE_PROGRAM_NAME: &str = "eplink_baseline";
 
 /// Default capacity of `IFACES`.
 pub const MAX_IFACES: u32 = 1024;
@@ -184,8 +186,16 @@ pub struct FwdEntry {
     pub generation: u32,
     /// `flow::SEEN_*` bits observed in this direction.
     pub flags: u32,
-    /// `bpf_ktime_get_ns` of the last packet, refreshed at most every `flow::TOUCH_NS`.
+    /// `bpf_ktime_get_coarse_ns` of the last packet, refreshed at most every `flow::TOUCH_NS`.
     pub last_seen_ns: u64,
+    /// Cached FIB result towards `nat_dst`: egress interface (0 = none cached) ...
+    pub nh_ifindex: u32,
+    /// ... source MAC ...
+    pub nh_smac: [u8; 6],
+    /// ... and next-hop MAC, ...
+    pub nh_dmac: [u8; 6],
+    /// ... looked up at this time; re-validated after `flow::NEXT_HOP_TTL_NS`.
+    pub nh_checked_ns: u64,
 }
 
 /// Value of `CT_REV`: how to restore a reply and where to send it.
@@ -251,7 +261,7 @@ const _: () = assert!(core::mem::size_of::<EniKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ZoneConn>() == 48);
 const _: () = assert!(core::mem::size_of::<SnatPool>() == 8 + 16 * SNAT_POOL_SIZE);
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 44);
-const _: () = assert!(core::mem::size_of::<FwdEntry>() == 56);
+const _: () = assert!(core::mem::size_of::<FwdEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<RevEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (4 + OUTCOME_COUNT));
 
