@@ -65,6 +65,9 @@ pub struct Inventory {
     pub dns: DnsConfig,
     /// Store settings.
     pub store: StoreConfig,
+    /// Dataplane settings (XDP program, pinned maps, flow timeouts).
+    #[serde(default)]
+    pub dataplane: DataplaneConfig,
     /// Zones of the region.
     pub zones: Vec<Zone>,
     /// Accounts and their AccessKeys.
@@ -128,6 +131,68 @@ impl Default for DnsConfig {
 }
 fn default_dns_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8053))
+}
+
+/// Dataplane settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataplaneConfig {
+    /// bpffs directory where the XDP program's maps and links are pinned; a restarted
+    /// daemon adopts them from here, and `eplink dp …` reads them from here.
+    #[serde(default = "default_pin_dir")]
+    pub pin_dir: PathBuf,
+    /// Capacity of each flow table.
+    #[serde(default = "default_max_flows")]
+    pub max_flows: u32,
+    /// Idle timeout of established TCP flows, in seconds.
+    #[serde(default = "default_tcp_established_s")]
+    pub tcp_established_timeout_s: u64,
+    /// Idle timeout of TCP flows that saw a FIN or RST, in seconds.
+    #[serde(default = "default_tcp_closing_s")]
+    pub tcp_closing_timeout_s: u64,
+    /// Idle timeout of UDP flows, in seconds.
+    #[serde(default = "default_udp_s")]
+    pub udp_timeout_s: u64,
+    /// How often the reconciler re-checks the maps even without a commit, in milliseconds.
+    #[serde(default = "default_reconcile_ms")]
+    pub reconcile_interval_ms: u64,
+    /// Prometheus metrics listen address (`GET /metrics`).
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: SocketAddr,
+}
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        Self {
+            pin_dir: default_pin_dir(),
+            max_flows: default_max_flows(),
+            tcp_established_timeout_s: default_tcp_established_s(),
+            tcp_closing_timeout_s: default_tcp_closing_s(),
+            udp_timeout_s: default_udp_s(),
+            reconcile_interval_ms: default_reconcile_ms(),
+            metrics_listen: default_metrics_listen(),
+        }
+    }
+}
+fn default_pin_dir() -> PathBuf {
+    PathBuf::from("/sys/fs/bpf/eplink")
+}
+fn default_max_flows() -> u32 {
+    1_048_576
+}
+fn default_tcp_established_s() -> u64 {
+    900
+}
+fn default_tcp_closing_s() -> u64 {
+    10
+}
+fn default_udp_s() -> u64 {
+    60
+}
+fn default_reconcile_ms() -> u64 {
+    5_000
+}
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
 }
 
 /// Store settings.
