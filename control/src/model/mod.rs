@@ -11,7 +11,7 @@ mod ops;
 mod tests;
 mod view;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
@@ -399,6 +399,30 @@ pub struct Table {
     pub meta: Meta,
     /// Objects touched since the last [`Table::take_dirty`].
     pub dirty: BTreeSet<Dirty>,
+    /// Derived lookups (addresses per vSwitch, load per resource), kept in step by
+    /// [`Table::reindex_endpoint`]; never stored.
+    index: Index,
+}
+
+/// Resource key: (service, zone, resource).
+type ResKey = (String, String, String);
+
+/// Derived lookups over the endpoints, so that creating the n-th endpoint costs no O(n) scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Index {
+    v4: HashMap<String, BTreeSet<Ipv4Addr>>,
+    v6: HashMap<String, BTreeSet<Ipv6Addr>>,
+    /// (current, replaced) zone connections per resource.
+    load: HashMap<ResKey, (u32, u32)>,
+    per_endpoint: HashMap<String, Contribution>,
+}
+
+/// What one endpoint adds to the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Contribution {
+    v4: Vec<(String, Ipv4Addr)>,
+    v6: Vec<(String, Ipv6Addr)>,
+    load: Vec<(ResKey, bool)>,
 }
 
 /// Source of fresh ids (random in the daemon, deterministic in tests).
@@ -449,37 +473,95 @@ impl Table {
         Ok(e)
     }
 
-    /// Number of zone connections (current and replaced paths) using each resource in `zone` of `service`.
+    /// Number of zone connections (current, replaced paths) using each resource that has any,
+    /// in `zone` of `service`.
     #[must_use]
     pub fn resource_load(&self, service: &str, zone: &str) -> BTreeMap<String, (u32, u32)> {
-        let mut out: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-        for e in self.endpoints.values().filter(|e| e.service_id == service) {
-            if let Some(z) = e.zones.get(zone) {
-                if let Some(r) = &z.resource_id {
-                    out.entry(r.clone()).or_default().0 += 1;
-                }
-                if let Some(old) = &z.replaced {
-                    out.entry(old.resource_id.clone()).or_default().1 += 1;
-                }
-            }
-        }
-        out
+        let Some(s) = self.services.get(service) else { return BTreeMap::new() };
+        s.resources
+            .values()
+            .filter(|r| r.zone == zone)
+            .filter_map(|r| {
+                let k = (service.to_owned(), zone.to_owned(), r.id.clone());
+                self.index.load.get(&k).filter(|l| l.0 + l.1 > 0).map(|l| (r.id.clone(), *l))
+            })
+            .collect()
     }
 
-    /// Every IPv4 and IPv6 ENI address in use in `vswitch` (current and replaced ENIs).
+    /// IPv4 ENI addresses in use in `vswitch` (current and replaced ENIs).
     #[must_use]
-    pub fn used_addresses(&self, vswitch: &str) -> (BTreeSet<Ipv4Addr>, BTreeSet<Ipv6Addr>) {
-        let mut v4 = BTreeSet::new();
-        let mut v6 = BTreeSet::new();
-        for z in self.endpoints.values().flat_map(|e| e.zones.values()).filter(|z| z.vswitch_id == vswitch) {
-            for eni in std::iter::once(&z.eni).chain(z.replaced.as_ref().map(|r| &r.eni)) {
-                v4.insert(eni.ip);
-                if let Some(a) = eni.ip6 {
-                    v6.insert(a);
+    pub fn used_v4(&self, vswitch: &str) -> &BTreeSet<Ipv4Addr> {
+        static EMPTY: BTreeSet<Ipv4Addr> = BTreeSet::new();
+        self.index.v4.get(vswitch).unwrap_or(&EMPTY)
+    }
+
+    /// IPv6 ENI addresses in use in `vswitch`.
+    #[must_use]
+    pub fn used_v6(&self, vswitch: &str) -> &BTreeSet<Ipv6Addr> {
+        static EMPTY: BTreeSet<Ipv6Addr> = BTreeSet::new();
+        self.index.v6.get(vswitch).unwrap_or(&EMPTY)
+    }
+
+    /// Brings the index in step with endpoint `id` (after any change to it, or its removal).
+    pub fn reindex_endpoint(&mut self, id: &str) {
+        if let Some(old) = self.index.per_endpoint.remove(id) {
+            for (vsw, ip) in old.v4 {
+                if let Some(set) = self.index.v4.get_mut(&vsw) {
+                    set.remove(&ip);
                 }
             }
+            for (vsw, ip) in old.v6 {
+                if let Some(set) = self.index.v6.get_mut(&vsw) {
+                    set.remove(&ip);
+                }
+            }
+            for (k, replaced) in old.load {
+                if let Some(l) = self.index.load.get_mut(&k) {
+                    if replaced { l.1 -= 1 } else { l.0 -= 1 }
+                    if *l == (0, 0) {
+                        self.index.load.remove(&k);
+                    }
+                }
+            }
+            self.index.v4.retain(|_, s| !s.is_empty());
+            self.index.v6.retain(|_, s| !s.is_empty());
         }
-        (v4, v6)
+        let Some(e) = self.endpoints.get(id) else { return };
+        let mut c = Contribution::default();
+        for z in e.zones.values() {
+            for eni in std::iter::once(&z.eni).chain(z.replaced.as_ref().map(|r| &r.eni)) {
+                c.v4.push((z.vswitch_id.clone(), eni.ip));
+                if let Some(a) = eni.ip6 {
+                    c.v6.push((z.vswitch_id.clone(), a));
+                }
+            }
+            if let Some(r) = &z.resource_id {
+                c.load.push(((e.service_id.clone(), z.zone.clone(), r.clone()), false));
+            }
+            if let Some(old) = &z.replaced {
+                c.load.push(((e.service_id.clone(), z.zone.clone(), old.resource_id.clone()), true));
+            }
+        }
+        for (vsw, ip) in &c.v4 {
+            self.index.v4.entry(vsw.clone()).or_default().insert(*ip);
+        }
+        for (vsw, ip) in &c.v6 {
+            self.index.v6.entry(vsw.clone()).or_default().insert(*ip);
+        }
+        for (k, replaced) in &c.load {
+            let l = self.index.load.entry(k.clone()).or_default();
+            if *replaced { l.1 += 1 } else { l.0 += 1 }
+        }
+        self.index.per_endpoint.insert(id.to_owned(), c);
+    }
+
+    /// Rebuilds the index from scratch (after loading from the store).
+    pub fn rebuild_index(&mut self) {
+        self.index = Index::default();
+        let ids: Vec<String> = self.endpoints.keys().cloned().collect();
+        for id in ids {
+            self.reindex_endpoint(&id);
+        }
     }
 
     /// Endpoint domain name (R18).

@@ -120,6 +120,7 @@ impl Table {
     }
     fn touch_endpoint(&mut self, id: &str) {
         self.dirty.insert(Dirty::Endpoint(id.to_owned()));
+        self.reindex_endpoint(id);
     }
     fn next_seq(&mut self) -> u64 {
         self.meta.next_seq += 1;
@@ -634,16 +635,12 @@ impl Table {
         if vsw.zone != z.zone {
             return Err(ModelError::Mismatch("ZoneId", format!("vSwitch {} is in zone {}, not {}", vsw.id, vsw.zone, z.zone)));
         }
-        let (mut used4, mut used6) = self.used_addresses(&vsw.id);
-        for (o, ip, ip6) in planned {
-            if o.vswitch_id == vsw.id {
-                used4.insert(*ip);
-                used6.extend(*ip6);
-            }
-        }
-        let ip = ipam::assign_v4(&vsw.id, vsw.cidr, &used4, z.ip)?;
+        let extra4: Vec<Ipv4Addr> = planned.iter().filter(|(o, ..)| o.vswitch_id == vsw.id).map(|(_, ip, _)| *ip).collect();
+        let extra6: Vec<Ipv6Addr> =
+            planned.iter().filter(|(o, ..)| o.vswitch_id == vsw.id).filter_map(|(_, _, ip6)| *ip6).collect();
+        let ip = ipam::assign_v4(&vsw.id, vsw.cidr, self.used_v4(&vsw.id), &extra4, z.ip)?;
         let ip6 = match (ipv, vsw.ipv6_cidr) {
-            (IpVersion::DualStack, Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, &used6, z.ip6)?),
+            (IpVersion::DualStack, Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, self.used_v6(&vsw.id), &extra6, z.ip6)?),
             (IpVersion::DualStack, None) => {
                 return Err(ModelError::IllegalParam("VSwitchId", format!("vSwitch {} has no IPv6 block (R12)", vsw.id)));
             }
@@ -974,10 +971,9 @@ impl Table {
         }
         let (ip, ip6) = if mode == ReplaceMode::Graceful {
             let vsw = ctx.inv.vswitch(&z.vswitch_id).ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
-            let (used4, used6) = self.used_addresses(&vsw.id);
-            let ip = ipam::assign_v4(&vsw.id, vsw.cidr, &used4, None)?;
+            let ip = ipam::assign_v4(&vsw.id, vsw.cidr, self.used_v4(&vsw.id), &[], None)?;
             let ip6 = match (z.eni.ip6, vsw.ipv6_cidr) {
-                (Some(_), Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, &used6, None)?),
+                (Some(_), Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, self.used_v6(&vsw.id), &[], None)?),
                 _ => None,
             };
             (ip, ip6)

@@ -845,3 +845,26 @@ fn dataplane_view_carries_vip_snat_and_interfaces() {
     assert_eq!(v.snat_pool.len(), 2);
     assert!(v.forwarding && !v.draining);
 }
+
+#[test]
+fn derived_index_matches_a_rebuild_after_changes() {
+    let (mut w, svc, ep, old) = clb_migration_world();
+    let check = |t: &Table| {
+        let mut fresh = t.clone();
+        fresh.rebuild_index();
+        assert_eq!(fresh.index, t.index);
+    };
+    check(&w.t);
+    let new = if old == "lb-prov2" { "lb-prov3" } else { "lb-prov2" };
+    w.run(PROVIDER, |t, c| t.update_resource(c, &svc, &old, A, false)).unwrap();
+    w.run(PROVIDER, |t, c| t.update_zone_resource(c, &svc, &ep, A, Allocation::Manual(new.into()), Some(ReplaceMode::Graceful))).unwrap();
+    check(&w.t);
+    assert_eq!(w.t.used_v4("vsw-c1a").len(), 2);
+    w.run(PROVIDER, |t, c| t.disable_connection(c, &svc, &ep)).unwrap();
+    check(&w.t);
+    assert_eq!(w.t.used_v4("vsw-c1a").len(), 1);
+    assert!(w.t.resource_load(&svc, A).is_empty());
+    w.run(C1, |t, c| t.delete_endpoint(c, &ep)).unwrap();
+    check(&w.t);
+    assert!(w.t.used_v4("vsw-c1a").is_empty());
+}

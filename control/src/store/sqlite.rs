@@ -97,6 +97,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        out.table.rebuild_index();
         Ok(out)
     }
 
@@ -231,6 +232,8 @@ mod tests {
         assert_eq!(loaded.table.services, t.services);
         assert_eq!(loaded.table.endpoints, t.endpoints);
         assert_eq!(loaded.table.meta, t.meta);
+        assert_eq!(loaded.table.used_v4("vsw-c1a"), t.used_v4("vsw-c1a"));
+        assert_eq!(loaded.table.resource_load(&svc, "cn-hangzhou-a"), t.resource_load(&svc, "cn-hangzhou-a"));
         assert_eq!(loaded.tokens["2/CreateVpcEndpoint/tok"].created, 5);
         // deletions are persisted too
         let mut t2 = loaded.table;
