@@ -1,4 +1,4 @@
-//! The XDP program's per-packet cost, measured by the kernel with `BPF_PROG_TEST_RUN`.
+//! `bench-xdp` (run by `cargo xtask bench xdp`): the XDP program's per-packet cost, measured by the kernel with `BPF_PROG_TEST_RUN`.
 //!
 //! `test_run` repeats a program over the *same* buffer, and eplink rewrites packets, so a
 //! plain repeat would measure one forward and then a million pass-throughs. The established
@@ -20,7 +20,7 @@ use eplink_dataplane::{
     v4, Dataplane, LoadOptions,
 };
 
-use super::report;
+use eplink_tests::report;
 
 const REPEAT: u32 = 2_000_000;
 const NEW_FLOWS: u32 = 1_000_000;
@@ -151,7 +151,7 @@ fn mean_ns_per_call(mut one: impl FnMut(u32) -> Result<u64>, calls: u32) -> Resu
     Ok(total as f64 / f64::from(calls))
 }
 
-pub fn run() -> Result<()> {
+fn main() -> Result<()> {
     let mut b = Bench::new()?;
     let (c, p) = (b.gw.consumer_if, b.gw.provider_if);
     let macs = (CLIENT_MAC, GW_CONSUMER_MAC);
@@ -210,5 +210,6 @@ pub fn run() -> Result<()> {
             ("new_flows_refused", refused as f64),
             ("test_run_call_overhead_ns", call_overhead_ns),
         ],
-    )
+    )?;
+    Ok(())
 }
