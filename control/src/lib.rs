@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod inspect;
 pub mod inventory;
 pub mod model;
 pub mod state;
