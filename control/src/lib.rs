@@ -6,5 +6,6 @@ pub mod client;
 pub mod inspect;
 pub mod inventory;
 pub mod model;
+pub mod reconcile;
 pub mod state;
 pub mod store;

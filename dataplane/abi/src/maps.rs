@@ -90,7 +90,7 @@ pub const fn addr_v4(o: [u8; 4]) -> Addr {
 
 /// Key of `IFACES`: the ingress interface and the 802.1Q VLAN id (0 = untagged).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfaceKey {
     pub ifindex: u32,
     pub vlan: u32,
@@ -114,7 +114,7 @@ pub struct IfaceInfo {
 
 /// Key of `ENIS`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EniKey {
     pub vpc: u32,
     pub family: u8,
@@ -159,7 +159,7 @@ pub struct SnatPool {
 /// and the packet as the consumer sent it; `CT_REV` uses scope 0 and the reply as the
 /// service sends it (source = VIP, destination = SNAT address and port).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     pub scope: u32,
     pub proto: u8,

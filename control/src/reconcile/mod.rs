@@ -1,0 +1,153 @@
+//! The reconciler, the only writer of the BPF maps: it computes the maps' desired contents
+//! from the committed connection table, diffs them against the live maps and applies the
+//! difference. Level-triggered and idempotent: it runs after every commit and on a timer,
+//! and a run over maps that already match writes nothing.
+
+mod desired;
+mod ifaddr;
+mod sweep;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use eplink_dataplane::{
+    abi::{EniKey, IfaceInfo, IfaceKey, SnatPool, ZoneConn, ZONE_DISCONNECTED},
+    Maps,
+};
+
+pub use desired::{desired, Desired, IfIndexes};
+pub use ifaddr::sync_eni_addresses;
+pub use sweep::{sweep, SweepStats};
+
+/// Errors of one reconcile run; the next run starts over.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A map operation failed.
+    #[error(transparent)]
+    Dataplane(#[from] eplink_dataplane::Error),
+    /// A raw map operation failed.
+    #[error("map {0}: {1}")]
+    Map(&'static str, aya::maps::MapError),
+    /// Netlink (ENI addresses on interfaces) failed.
+    #[error("netlink: {0}")]
+    Netlink(String),
+}
+
+/// What one run changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Map entries written or deleted.
+    pub writes: usize,
+    /// Flows deleted because their ENI was withdrawn, disconnected or re-pointed.
+    pub flows_flushed: usize,
+}
+
+fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> ReconcileError {
+    move |e| ReconcileError::Map(name, e)
+}
+
+/// Makes the live maps equal to `want`. Order matters for packets in flight: a new ENI's
+/// zone connection is written before its address is published, and a withdrawn ENI's
+/// address disappears before its zone connection is cleared and its flows are flushed.
+pub fn apply(maps: &mut Maps, want: &Desired) -> Result<Applied, ReconcileError> {
+    let mut done = Applied::default();
+
+    // Interfaces.
+    let live_ifaces: HashMap<IfaceKey, IfaceInfo> = maps.ifaces.iter().filter_map(Result::ok).collect();
+    for (k, v) in &want.ifaces {
+        if live_ifaces.get(k) != Some(v) {
+            maps.ifaces.insert(k, v, 0).map_err(map_err("IFACES"))?;
+            done.writes += 1;
+        }
+    }
+    for k in live_ifaces.keys().filter(|k| !want.ifaces.contains_key(k)) {
+        maps.ifaces.remove(k).map_err(map_err("IFACES"))?;
+        done.writes += 1;
+    }
+
+    // SNAT pools (array: compare slot by slot).
+    for (zone, pool) in &want.snat_pools {
+        let live: SnatPool = maps.snat_pools.get(zone, 0).map_err(map_err("SNAT_POOLS"))?;
+        if live != *pool {
+            maps.snat_pools.set(*zone, pool, 0).map_err(map_err("SNAT_POOLS"))?;
+            done.writes += 1;
+        }
+    }
+
+    // ENIs and their zone connections.
+    let live_enis: HashMap<EniKey, u32> = maps.enis.iter().filter_map(Result::ok).collect();
+    let mut flush: BTreeSet<u32> = BTreeSet::new();
+    for (idx, zc) in &want.zone_conns {
+        let live: ZoneConn = maps.zone_conns.get(idx, 0).map_err(map_err("ZONE_CONNS"))?;
+        if live != *zc {
+            if live.state != ZONE_DISCONNECTED && (zc.state == ZONE_DISCONNECTED || live.vip != zc.vip) {
+                // Disconnected (R16), or re-pointed while connected (forced migration R29,
+                // failover R24): the old flows must stop, not linger.
+                flush.insert(*idx);
+            }
+            maps.zone_conns.set(*idx, zc, 0).map_err(map_err("ZONE_CONNS"))?;
+            done.writes += 1;
+        }
+    }
+    for (k, idx) in &want.enis {
+        if live_enis.get(k) != Some(idx) {
+            maps.enis.insert(k, idx, 0).map_err(map_err("ENIS"))?;
+            done.writes += 1;
+        }
+    }
+    let mut withdrawn: BTreeSet<u32> = BTreeSet::new();
+    for (k, idx) in &live_enis {
+        if !want.enis.contains_key(k) {
+            maps.enis.remove(k).map_err(map_err("ENIS"))?;
+            done.writes += 1;
+            if !want.zone_conns.contains_key(idx) {
+                withdrawn.insert(*idx);
+            }
+        }
+    }
+    for idx in &withdrawn {
+        maps.zone_conns.set(*idx, ZoneConn::default(), 0).map_err(map_err("ZONE_CONNS"))?;
+        done.writes += 1;
+        flush.insert(*idx);
+    }
+    // Flows of ENIs that are not published at all (stale at start-up) go with the sweeper,
+    // which walks the whole flow table anyway.
+    if !flush.is_empty() {
+        done.flows_flushed = flush_flows(maps, &flush)?;
+        done.writes += done.flows_flushed;
+    }
+    Ok(done)
+}
+
+/// Deletes every flow (both directions) of the given ENIs in one pass over the table.
+pub(crate) fn flush_flows(maps: &mut Maps, enis: &BTreeSet<u32>) -> Result<usize, ReconcileError> {
+    let doomed: Vec<_> = maps.flows()?.into_iter().filter(|f| enis.contains(&f.fwd.eni)).collect();
+    for f in &doomed {
+        maps.ct_rev.remove(&Maps::reverse_key(&f.key, &f.fwd)).ok();
+        maps.ct_fwd.remove(&f.key).ok();
+    }
+    // Reverse entries whose forward half the LRU already evicted.
+    let orphans: Vec<_> = maps
+        .ct_rev
+        .iter()
+        .filter_map(Result::ok)
+        .filter(|(_, r)| enis.contains(&r.eni))
+        .map(|(k, _)| k)
+        .collect();
+    for k in &orphans {
+        maps.ct_rev.remove(k).ok();
+    }
+    Ok(doomed.len())
+}
+
+/// Per-ENI summary for logs and tests: index → (published addresses, connected?).
+#[must_use]
+pub fn summary(want: &Desired) -> BTreeMap<u32, (usize, bool)> {
+    let mut out: BTreeMap<u32, (usize, bool)> = BTreeMap::new();
+    for idx in want.enis.values() {
+        out.entry(*idx).or_default().0 += 1;
+    }
+    for (idx, zc) in &want.zone_conns {
+        out.entry(*idx).or_default().1 = zc.state != ZONE_DISCONNECTED;
+    }
+    out
+}
