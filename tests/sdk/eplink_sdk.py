@@ -282,7 +282,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         log.write(f"\n===== start #{self.starts} =====\n".encode())
         log.flush()
-        self.proc = subprocess.Popen([str(binary), "--inventory", str(self.inventory)],
+        # API compatibility only: no XDP program, so parallel daemons never share pinned maps.
+        self.proc = subprocess.Popen([str(binary), "--no-dataplane", "--inventory", str(self.inventory)],
                                      cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()

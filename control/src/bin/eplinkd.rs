@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use eplink_control::api::{self, Api};
 use eplink_control::inventory::Inventory;
+use eplink_control::reconcile;
 use eplink_control::state::State;
 use eplink_control::store::SqliteStore;
 
@@ -23,6 +24,10 @@ struct Args {
     /// Override the inventory's `[store] path`.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// Serve the API and store only: load no XDP program and write no maps (for
+    /// control-plane tests and API-only hosts).
+    #[arg(long)]
+    no_dataplane: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,7 +57,26 @@ fn main() -> anyhow::Result<()> {
             "connection table loaded"
         );
     }
+    // The dataplane comes up before the API: a daemon that cannot forward must not accept
+    // endpoints. A restarted daemon adopts the pinned maps and links, so flows survive.
+    let dataplane = if args.no_dataplane {
+        tracing::warn!("--no-dataplane: the connection table is not loaded into any XDP maps");
+        None
+    } else {
+        let (dp, ifindexes) = reconcile::runner::start_dataplane(&inv).context("start the dataplane")?;
+        tracing::info!(pin_dir = %inv.dataplane.pin_dir.display(), interfaces = ifindexes.len(), "dataplane loaded");
+        Some((dp, ifindexes))
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some((dp, ifindexes)) = dataplane {
+        let metrics = Arc::new(reconcile::runner::LoopMetrics::default());
+        reconcile::runner::spawn(dp, ifindexes, state.clone(), rt.handle().clone(), Arc::clone(&metrics))
+            .context("start the reconciler")?;
+        let listen = inv.dataplane.metrics_listen;
+        let m = rt.block_on(tokio::net::TcpListener::bind(listen)).with_context(|| format!("bind metrics {listen}"))?;
+        rt.spawn(metrics_server(m, state.clone(), metrics));
+        tracing::info!(%listen, "metrics serving at /metrics");
+    }
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(inv.api.listen)
             .await
@@ -69,4 +93,31 @@ fn main() -> anyhow::Result<()> {
         };
         api::serve(Api::new(state), listener, shutdown).await.context("API server")
     })
+}
+
+/// Prometheus text at `GET /metrics`: the pinned maps read afresh at each scrape, named
+/// from the committed table, plus the reconcile loop's counters.
+async fn metrics_server(listener: tokio::net::TcpListener, state: State, lm: Arc<reconcile::runner::LoopMetrics>) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (state, lm) = (state.clone(), Arc::clone(&lm));
+            async move {
+                let text = tokio::task::spawn_blocking(move || {
+                    let inv = state.inventory();
+                    let view = eplink_control::model::dataplane_view(&state.read(), inv);
+                    match eplink_dataplane::Maps::open_pinned(&inv.dataplane.pin_dir) {
+                        Ok(maps) => eplink_control::inspect::metrics_text(&maps, Some(&view), &lm.gauges()),
+                        Err(e) => format!("# pinned maps unreadable: {e}\n"),
+                    }
+                })
+                .await
+                .unwrap_or_default();
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+            }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "metrics server stopped");
+    }
 }

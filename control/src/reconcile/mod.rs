@@ -5,6 +5,7 @@
 
 mod desired;
 mod ifaddr;
+pub mod runner;
 mod sweep;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

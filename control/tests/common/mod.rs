@@ -40,6 +40,7 @@ impl Daemon {
     pub fn start(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("eplinkd.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eplinkd"))
+            .arg("--no-dataplane")
             .arg("--inventory")
             .arg(self.inventory())
             .stdin(Stdio::null())

@@ -1,0 +1,210 @@
+//! The daemon's dataplane side: start-up checks, load/adopt and attach, and the reconcile
+//! loop thread that owns the maps (nothing else writes them).
+
+use std::{
+    collections::BTreeSet,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use eplink_dataplane::{abi::flow::Timeouts, Dataplane, LoadOptions};
+use tracing::{error, info, warn};
+
+use super::{apply, desired, sweep, sync_eni_addresses, IfIndexes};
+use crate::{inventory::Inventory, model::dataplane_view, state::State};
+
+/// Why the dataplane could not start; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Not root.
+    #[error("eplinkd must run as root (CAP_BPF and CAP_NET_ADMIN) to load and attach XDP; run it as root or with --no-dataplane")]
+    NotRoot,
+    /// An interface named in the inventory is missing.
+    #[error("interface {name:?} ({field}) does not exist on this host; create it or fix the inventory")]
+    MissingInterface { name: String, field: String },
+    /// Loading, pinning or attaching failed (a verifier rejection carries the verifier log).
+    #[error("{0}")]
+    Dataplane(#[from] eplink_dataplane::Error),
+}
+
+/// Counters of the reconcile loop, read by the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct LoopMetrics {
+    pub runs: AtomicU64,
+    pub errors: AtomicU64,
+    pub writes: AtomicU64,
+    pub flows_flushed: AtomicU64,
+    pub flows_expired: AtomicU64,
+    /// Microseconds from a commit being observed to the maps matching it (last run).
+    pub last_lag_us: AtomicU64,
+    /// Largest lag seen.
+    pub max_lag_us: AtomicU64,
+    /// State version the maps match (0 before the first successful run).
+    pub applied_version: AtomicU64,
+}
+
+impl LoopMetrics {
+    /// The counters as (metric name, value) pairs for the Prometheus renderer.
+    #[must_use]
+    pub fn gauges(&self) -> Vec<(String, f64)> {
+        #[expect(clippy::cast_precision_loss, reason = "counters far below 2^52")]
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        vec![
+            ("eplink_reconcile_runs_total".into(), g(&self.runs)),
+            ("eplink_reconcile_errors_total".into(), g(&self.errors)),
+            ("eplink_reconcile_writes_total".into(), g(&self.writes)),
+            ("eplink_reconcile_flows_flushed_total".into(), g(&self.flows_flushed)),
+            ("eplink_sweep_flows_expired_total".into(), g(&self.flows_expired)),
+            ("eplink_reconcile_lag_seconds".into(), g(&self.last_lag_us) / 1e6),
+            ("eplink_reconcile_lag_max_seconds".into(), g(&self.max_lag_us) / 1e6),
+            ("eplink_reconcile_applied_version".into(), g(&self.applied_version)),
+        ]
+    }
+}
+
+/// Every interface the inventory names, with the field that names it.
+fn inventory_interfaces(inv: &Inventory) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, v) in inv.vpcs.iter().enumerate() {
+        out.push((v.gateway_interface.clone(), format!("vpcs[{i}].gateway_interface")));
+    }
+    for (i, z) in inv.zones.iter().enumerate() {
+        out.push((z.gateway_interface.clone(), format!("zones[{i}].gateway_interface")));
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+/// Resolves the inventory's interfaces on this host; every one must exist.
+pub fn resolve_interfaces(inv: &Inventory) -> Result<IfIndexes, StartError> {
+    let mut out = IfIndexes::new();
+    for (name, field) in inventory_interfaces(inv) {
+        let c = std::ffi::CString::new(name.clone()).map_err(|_| StartError::MissingInterface { name: name.clone(), field: field.clone() })?;
+        // SAFETY: NUL-terminated string we own.
+        let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+        if idx == 0 {
+            return Err(StartError::MissingInterface { name, field });
+        }
+        out.insert(name, idx);
+    }
+    Ok(out)
+}
+
+/// Loads the XDP program (adopting maps pinned by a previous daemon, so flows survive) and
+/// attaches it to every interface of the inventory; a pinned link is updated in place.
+pub fn start_dataplane(inv: &Inventory) -> Result<(Dataplane, IfIndexes), StartError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(StartError::NotRoot);
+    }
+    let ifindexes = resolve_interfaces(inv)?;
+    let opts = LoadOptions { pin_dir: inv.dataplane.pin_dir.clone(), max_flows: inv.dataplane.max_flows };
+    let mut dp = Dataplane::load(&opts)?;
+    for name in ifindexes.keys() {
+        let mode = dp.attach(name)?;
+        info!(interface = %name, ?mode, "XDP attached");
+    }
+    Ok((dp, ifindexes))
+}
+
+/// Flow timeouts from the inventory.
+#[must_use]
+pub fn timeouts(inv: &Inventory) -> Timeouts {
+    let s = 1_000_000_000;
+    Timeouts {
+        tcp_established_ns: inv.dataplane.tcp_established_timeout_s * s,
+        tcp_closing_ns: inv.dataplane.tcp_closing_timeout_s * s,
+        udp_ns: inv.dataplane.udp_timeout_s * s,
+    }
+}
+
+/// Runs the reconcile loop on its own thread: after every commit (coalescing bursts) and
+/// every `reconcile_interval_ms`; the sweeper runs on the timer too.
+pub fn spawn(
+    mut dp: Dataplane,
+    ifindexes: IfIndexes,
+    state: State,
+    rt: tokio::runtime::Handle,
+    metrics: Arc<LoopMetrics>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let inv = Arc::clone(state.inventory());
+    let interval = Duration::from_millis(inv.dataplane.reconcile_interval_ms.max(10));
+    let timeouts = timeouts(&inv);
+    let (tx, rx) = mpsc::channel::<Instant>();
+    let mut version = state.subscribe();
+    rt.spawn(async move {
+        while version.changed().await.is_ok() {
+            if tx.send(Instant::now()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::Builder::new().name("eplink-reconcile".into()).spawn(move || {
+        let mut addresses_dirty = true;
+        let mut last_sweep = Instant::now();
+        loop {
+            let first = match rx.recv_timeout(interval) {
+                Ok(t) => Some(t),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            // Coalesce a burst of commits into one run; the lag counts from the first.
+            while rx.try_recv().is_ok() {}
+            let ver = *state.subscribe().borrow();
+            let view = dataplane_view(&state.read(), &inv);
+            let want = desired(&view, &inv, &ifindexes);
+            metrics.runs.fetch_add(1, Ordering::Relaxed);
+            match apply(dp.maps_mut(), &want) {
+                Ok(done) => {
+                    metrics.writes.fetch_add(done.writes as u64, Ordering::Relaxed);
+                    metrics.flows_flushed.fetch_add(done.flows_flushed as u64, Ordering::Relaxed);
+                    metrics.applied_version.store(ver, Ordering::Relaxed);
+                    if let Some(t0) = first {
+                        let lag = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        metrics.last_lag_us.store(lag, Ordering::Relaxed);
+                        metrics.max_lag_us.fetch_max(lag, Ordering::Relaxed);
+                    }
+                    if done.writes > 0 {
+                        info!(writes = done.writes, flushed = done.flows_flushed, version = ver, "maps reconciled");
+                        addresses_dirty = true;
+                    }
+                }
+                Err(e) => {
+                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    error!(error = %e, "reconcile failed; retrying on the next run");
+                }
+            }
+            if addresses_dirty || first.is_none() {
+                match rt.block_on(sync_eni_addresses(&inv, &ifindexes, &want.addresses)) {
+                    Ok(n) => {
+                        addresses_dirty = false;
+                        if n > 0 {
+                            info!(changes = n, "ENI addresses on interfaces updated");
+                        }
+                    }
+                    Err(e) => {
+                        metrics.errors.fetch_add(1, Ordering::Relaxed);
+                        warn!(error = %e, "ENI addresses not updated");
+                    }
+                }
+            }
+            if last_sweep.elapsed() >= interval {
+                last_sweep = Instant::now();
+                let known: BTreeSet<u32> = want.zone_conns.keys().copied().collect();
+                match sweep(dp.maps_mut(), &timeouts, &known) {
+                    Ok(s) => {
+                        metrics.flows_expired.fetch_add((s.expired + s.orphaned) as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        metrics.errors.fetch_add(1, Ordering::Relaxed);
+                        warn!(error = %e, "flow sweep failed");
+                    }
+                }
+            }
+        }
+    })
+}
