@@ -28,6 +28,9 @@ pub enum StoreError {
         /// The decoding error.
         source: serde_json::Error,
     },
+    /// A helper thread could not start.
+    #[error("store thread: {0}")]
+    Thread(#[from] std::io::Error),
     /// The database was written by an incompatible version.
     #[error("store schema version {0} is not supported (expected {1})")]
     Schema(i64, i64),
