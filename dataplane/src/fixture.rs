@@ -283,8 +283,12 @@ pub mod topo {
     pub const ENI: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
     /// The load balancer VIP ENIs are connected to.
     pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-    /// A second VIP, for re-allocation.
+    /// A second VIP in zone A, for re-allocation.
     pub const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
+    /// Zone B's VIP.
+    pub const VIP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 30);
+    /// Zone B's SNAT pool.
+    pub const SNAT_B: [Ipv4Addr; 2] = [Ipv4Addr::new(100, 64, 1, 1), Ipv4Addr::new(100, 64, 1, 2)];
     /// The zone's SNAT pool.
     pub const SNAT: [Ipv4Addr; 2] = [Ipv4Addr::new(100, 64, 0, 1), Ipv4Addr::new(100, 64, 0, 2)];
     /// ENI index of VPC 1's ENI; VPC 2's is `ENI_INDEX + 1`.
@@ -311,13 +315,26 @@ pub mod topo {
         /// ENIs to `VIP`.
         #[must_use]
         pub fn new() -> Topology {
+            let t = Topology::wired();
+            for c in ["c1", "c2"] {
+                t.gw.exec(&["ip", "addr", "add", &format!("{ENI}/32"), "dev", c]);
+            }
+            t.load();
+            t
+        }
+
+        /// The namespaces and links only, with no program loaded and no ENI address:
+        /// what a gateway host looks like before `eplinkd` starts on it. Two zones: zone A
+        /// reaches the provider through `p0` (VIPs `VIP`, `VIP2`), zone B through `p1`
+        /// (`VIP_B`); consumers reach zone B's ENIs (10.0.1.0/24) on the same link.
+        #[must_use]
+        pub fn wired() -> Topology {
             let gw = Netns::new("eplgw");
             let vpcs = [Netns::new("eplv1"), Netns::new("eplv2")];
             let provider = Netns::new("eplpr");
             let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique("epltopo"));
             let t = Topology { gw, vpcs, provider, pin_dir };
             t.wire();
-            t.load();
             t
         }
 
@@ -329,10 +346,11 @@ pub mod topo {
             for (i, vpc) in self.vpcs.iter().enumerate() {
                 let c = format!("c{}", i + 1);
                 gw.exec(&["ip", "link", "add", &c, "type", "veth", "peer", "name", "eth0", "netns", &vpc.name]);
-                gw.exec(&["ip", "addr", "add", &format!("{ENI}/32"), "dev", &c]);
                 gw.exec(&["ip", "link", "set", &c, "up"]);
                 vpc.exec(&["ip", "addr", "add", &format!("{CLIENT}/24"), "dev", "eth0"]);
                 vpc.exec(&["ip", "link", "set", "eth0", "up"]);
+                // Zone B's vSwitch: on the same link, so ARP finds the gateway's ENIs there.
+                vpc.exec(&["ip", "route", "add", "10.0.1.0/24", "dev", "eth0"]);
                 // XDP_REDIRECT into a veth needs NAPI on the receiving end (GRO on, or an XDP
                 // program); full checksums on the sender, because the program updates them
                 // incrementally and a partial (offloaded) checksum is not a checksum yet.
@@ -350,11 +368,23 @@ pub mod topo {
                 pr.exec(&["ip", "addr", "add", &format!("{vip}/32"), "dev", "lo"]);
             }
             pr.exec(&["ip", "route", "add", "100.64.0.0/24", "via", "10.200.0.1", "dev", "pp0"]);
-            // Resolve the provider next hop now, so even the first packet takes the XDP path.
-            let nh_mac = mac_of(pr, "pp0");
-            gw.exec(&["ip", "neigh", "replace", "10.200.0.2", "lladdr", &nh_mac, "dev", "p0", "nud", "permanent"]);
-            let gw_mac = mac_of(gw, "p0");
-            pr.exec(&["ip", "neigh", "replace", "10.200.0.1", "lladdr", &gw_mac, "dev", "pp0", "nud", "permanent"]);
+            // Zone B: its own provider link, VIP and SNAT pool.
+            gw.exec(&["ip", "link", "add", "p1", "type", "veth", "peer", "name", "pp1", "netns", &pr.name]);
+            gw.exec(&["ip", "addr", "add", "10.200.1.1/24", "dev", "p1"]);
+            gw.exec(&["ip", "link", "set", "p1", "up"]);
+            gw.exec(&["ip", "route", "add", &format!("{VIP_B}/32"), "via", "10.200.1.2", "dev", "p1"]);
+            pr.exec(&["ip", "addr", "add", "10.200.1.2/24", "dev", "pp1"]);
+            pr.exec(&["ip", "link", "set", "pp1", "up"]);
+            pr.exec(&["ethtool", "-K", "pp1", "gro", "on", "tx", "off"]);
+            pr.exec(&["ip", "addr", "add", &format!("{VIP_B}/32"), "dev", "lo"]);
+            pr.exec(&["ip", "route", "add", "100.64.1.0/24", "via", "10.200.1.1", "dev", "pp1"]);
+            // Resolve the provider next hops now, so even the first packet takes the XDP path.
+            for (p, pp, gw_ip, pr_ip) in [("p0", "pp0", "10.200.0.1", "10.200.0.2"), ("p1", "pp1", "10.200.1.1", "10.200.1.2")] {
+                let nh_mac = mac_of(pr, pp);
+                gw.exec(&["ip", "neigh", "replace", pr_ip, "lladdr", &nh_mac, "dev", p, "nud", "permanent"]);
+                let gw_mac = mac_of(gw, p);
+                pr.exec(&["ip", "neigh", "replace", gw_ip, "lladdr", &gw_mac, "dev", pp, "nud", "permanent"]);
+            }
         }
 
         fn load(&self) {

@@ -22,8 +22,8 @@ pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 /// Everything that can go wrong loading, attaching or accessing the dataplane.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// {0} is not a mounted bpffs (mount one with `mount -t bpf bpf /sys/fs/bpf`)
-    #[error("{0} is not on a mounted bpffs (mount one with `mount -t bpf bpf /sys/fs/bpf`)")]
+    /// The pin directory is not on a bpffs.
+    #[error("{0} is not on a mounted bpffs: mount one with `mount -t bpf bpf /sys/fs/bpf` (note that `ip netns exec` remounts /sys and hides it; use `nsenter --net=/var/run/netns/NAME` instead)")]
     NoBpffs(std::path::PathBuf),
     /// Loading the object or a map failed.
     #[error("loading the XDP object: {0}")]

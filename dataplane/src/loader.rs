@@ -70,10 +70,13 @@ fn is_bpffs(path: &Path) -> bool {
 impl Dataplane {
     /// Loads the program, creating or adopting the pinned maps under `opts.pin_dir`.
     pub fn load(opts: &LoadOptions) -> Result<Self> {
-        std::fs::create_dir_all(opts.pin_dir.join("links"))?;
-        if !is_bpffs(&opts.pin_dir) {
+        // Check the parent first: creating the directory on a plain sysfs fails with a
+        // bare ENOENT, which would not tell the operator what is wrong.
+        let parent = opts.pin_dir.parent().unwrap_or(&opts.pin_dir);
+        if !is_bpffs(parent) && !is_bpffs(&opts.pin_dir) {
             return Err(Error::NoBpffs(opts.pin_dir.clone()));
         }
+        std::fs::create_dir_all(opts.pin_dir.join("links"))?;
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(&opts.pin_dir)
             .map_max_entries(abi::MAP_CT_FWD, opts.max_flows)

@@ -3,6 +3,8 @@
 
 use std::thread;
 
+pub mod gateway;
+
 use eplink_dataplane::fixture::Netns;
 
 /// Runs `f` on a new thread that lives in namespace `ns`, and returns its result.

@@ -1,0 +1,130 @@
+//! The product end to end: the real `eplinkd` in a gateway namespace, driven by the real
+//! `eplink` CLI, loading the connection table into the XDP program that carries real TCP
+//! between namespaces. Needs root; builds and removes its own namespaces and pins.
+
+use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use eplink_dataplane::abi::ZONE_CONNECTED;
+use eplink_tests::{
+    gateway::{Gateway, CONSUMER1, PROVIDER, ZONE_A, ZONE_B},
+    in_ns,
+};
+
+const ENI_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const ENI_B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
+const PORT: u16 = 7000;
+
+/// An echo-with-peer server on every provider address, until `stop` is set.
+fn serve(g: &Gateway, stop: Arc<AtomicBool>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    in_ns(&g.topo.provider, move || {
+        let l = TcpListener::bind(("0.0.0.0", PORT)).expect("bind");
+        l.set_nonblocking(true).unwrap();
+        tx.send(()).unwrap();
+        while !stop.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((mut s, peer)) => {
+                    s.set_nonblocking(false).ok();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                    let mut buf = [0u8; 64];
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    let local = s.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                    let msg = format!("{} via {local} from {peer}", String::from_utf8_lossy(&buf[..n]));
+                    s.write_all(msg.as_bytes()).ok();
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5)).expect("server up");
+}
+
+/// One request from VPC 1 to `eni`: the reply ("hi via <VIP> from <SNAT>"), or the error.
+fn request(g: &Gateway, eni: Ipv4Addr) -> Result<String, String> {
+    in_ns(&g.topo.vpcs[0], move || {
+        let mut s = TcpStream::connect_timeout(&SocketAddr::from((eni, PORT)), Duration::from_millis(1500)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+        s.write_all(b"hi").map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    })
+    .join()
+    .expect("client thread")
+}
+
+fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    v.get(name).and_then(serde_json::Value::as_str).unwrap_or_else(|| panic!("no {name} in {v}"))
+}
+
+/// Provider creates a two-zone service (manual acceptance) and whitelists consumer 1, who
+/// creates a two-zone endpoint with fixed ENI addresses. Returns (service, endpoint).
+fn seed(g: &Gateway) -> (String, String) {
+    let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
+    let svc = field(&svc, "ServiceId").to_string();
+    g.eplink(PROVIDER, &["whitelist", "add", &svc, CONSUMER1.0]);
+    let ep = g.eplink(
+        CONSUMER1,
+        &["endpoint", "create", "--service", &svc, "--vpc", "vpc-c1", "--sg", "sg-c1",
+          "--zone", &format!("{ZONE_A}:vsw-c1a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c1b:{ENI_B}")],
+    );
+    (svc, field(&ep, "EndpointId").to_string())
+}
+
+#[test]
+fn r15_traffic_flows_only_after_allow_and_follows_zone_state() {
+    let mut g = Gateway::new();
+    g.start();
+    let stop = Arc::new(AtomicBool::new(false));
+    serve(&g, Arc::clone(&stop));
+    let (svc, ep) = seed(&g);
+
+    // Awaiting the provider: the ENIs exist (published, answering ARP) but forward nothing.
+    g.wait_for("ENIs published", || g.topo.maps().enis.keys().count() == 2);
+    assert!(request(&g, ENI_A).is_err(), "no traffic before the provider allows the connection");
+
+    g.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
+    g.wait_for("zone A connected", || g.topo.maps().zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == ZONE_CONNECTED).count() == 2);
+    let r = request(&g, ENI_A).expect("zone A forwards after allow");
+    assert!(r.starts_with("hi via 192.0.2.10 from 100.64.0."), "{r}");
+    let r = request(&g, ENI_B).expect("zone B forwards after allow");
+    assert!(r.starts_with("hi via 192.0.2.30 from 100.64.1."), "{r}");
+
+    // Disconnecting zone A stops it (and flushes its flows); zone B is untouched.
+    g.eplink(PROVIDER, &["zone-connection", "disable", &svc, &ep, ZONE_A]);
+    g.wait_for("zone A disconnected", || request(&g, ENI_A).is_err());
+    assert!(g.topo.maps().flows().unwrap().iter().all(|f| f.fwd.eni != first_eni(&g, ENI_A)), "zone A flows flushed");
+    assert!(request(&g, ENI_B).is_ok(), "zone B unaffected");
+
+    g.eplink(PROVIDER, &["zone-connection", "enable", &svc, &ep, ZONE_A]);
+    g.wait_for("zone A restored", || request(&g, ENI_A).is_ok());
+
+    // Deleting the endpoint leaves nothing behind in the maps.
+    g.eplink(PROVIDER, &["connection", "reject", &svc, &ep]);
+    g.eplink(CONSUMER1, &["endpoint", "delete", &ep]);
+    g.wait_for("endpoint gone from the maps", || {
+        let m = g.topo.maps();
+        m.enis.keys().count() == 0 && m.flows().unwrap().is_empty() && m.ct_rev.keys().count() == 0
+    });
+    assert!(request(&g, ENI_A).is_err());
+    stop.store(true, Ordering::Relaxed);
+}
+
+/// The ENI index behind an address of VPC 1.
+fn first_eni(g: &Gateway, addr: Ipv4Addr) -> u32 {
+    g.topo
+        .maps()
+        .enis
+        .iter()
+        .filter_map(Result::ok)
+        .find(|(k, _)| k.vpc == 1 && eplink_dataplane::to_v4(&k.addr) == addr)
+        .map_or(u32::MAX, |(_, i)| i)
+}
