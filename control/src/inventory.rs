@@ -39,7 +39,10 @@ pub enum InventoryError {
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> InventoryError {
-    InventoryError::Invalid { field: field.into(), message: message.into() }
+    InventoryError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// The whole inventory file.
@@ -106,7 +109,10 @@ pub struct ApiConfig {
 }
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: default_api_listen(), max_clock_skew_s: default_skew() }
+        Self {
+            listen: default_api_listen(),
+            max_clock_skew_s: default_skew(),
+        }
     }
 }
 fn default_api_listen() -> SocketAddr {
@@ -126,7 +132,9 @@ pub struct DnsConfig {
 }
 impl Default for DnsConfig {
     fn default() -> Self {
-        Self { listen: default_dns_listen() }
+        Self {
+            listen: default_dns_listen(),
+        }
     }
 }
 fn default_dns_listen() -> SocketAddr {
@@ -416,26 +424,31 @@ impl Inventory {
     /// Reads, parses and validates the inventory at `path`. A relative store path is resolved
     /// against the file's directory.
     pub fn load(path: &Path) -> Result<Self, InventoryError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| InventoryError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut inv = Self::parse(&text).map_err(|e| match e {
-            InventoryError::Parse { message, .. } => {
-                InventoryError::Parse { path: path.to_owned(), message }
-            }
+            InventoryError::Parse { message, .. } => InventoryError::Parse {
+                path: path.to_owned(),
+                message,
+            },
             other => other,
         })?;
-        if inv.store.path.is_relative() {
-            if let Some(dir) = path.parent() {
-                inv.store.path = dir.join(&inv.store.path);
-            }
+        if inv.store.path.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            inv.store.path = dir.join(&inv.store.path);
         }
         Ok(inv)
     }
 
     /// Parses and validates inventory text.
     pub fn parse(text: &str) -> Result<Self, InventoryError> {
-        let inv: Inventory = toml::from_str(text)
-            .map_err(|e| InventoryError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        let inv: Inventory = toml::from_str(text).map_err(|e| InventoryError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
         inv.validate()?;
         Ok(inv)
     }
@@ -444,7 +457,10 @@ impl Inventory {
     #[expect(clippy::too_many_lines, reason = "one flat list of checks reads best")]
     pub fn validate(&self) -> Result<(), InventoryError> {
         if !is_name(&self.region) {
-            return Err(invalid("region", "must be a lowercase name like cn-hangzhou"));
+            return Err(invalid(
+                "region",
+                "must be a lowercase name like cn-hangzhou",
+            ));
         }
         if self.zones.is_empty() {
             return Err(invalid("zones", "at least one zone is required"));
@@ -454,15 +470,27 @@ impl Inventory {
             if !z.id.starts_with(&format!("{}-", self.region)) || !is_name(&z.id) {
                 return Err(invalid(
                     format!("zones[{i}].id"),
-                    format!("{:?} must be the region followed by a suffix, e.g. {}-a", z.id, self.region),
+                    format!(
+                        "{:?} must be the region followed by a suffix, e.g. {}-a",
+                        z.id, self.region
+                    ),
                 ));
             }
             if !zones.insert(z.id.as_str()) {
-                return Err(invalid(format!("zones[{i}].id"), format!("duplicate zone {:?}", z.id)));
+                return Err(invalid(
+                    format!("zones[{i}].id"),
+                    format!("duplicate zone {:?}", z.id),
+                ));
             }
-            check_ifname(&format!("zones[{i}].gateway_interface"), &z.gateway_interface)?;
+            check_ifname(
+                &format!("zones[{i}].gateway_interface"),
+                &z.gateway_interface,
+            )?;
             if z.snat_pool.is_empty() {
-                return Err(invalid(format!("zones[{i}].snat_pool"), "at least one address is required"));
+                return Err(invalid(
+                    format!("zones[{i}].snat_pool"),
+                    "at least one address is required",
+                ));
             }
         }
         if self.accounts.is_empty() {
@@ -472,23 +500,41 @@ impl Inventory {
         let mut keys = BTreeSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             if a.uid <= 0 {
-                return Err(invalid(format!("accounts[{i}].uid"), "must be a positive integer"));
+                return Err(invalid(
+                    format!("accounts[{i}].uid"),
+                    "must be a positive integer",
+                ));
             }
             if !uids.insert(a.uid) {
-                return Err(invalid(format!("accounts[{i}].uid"), format!("duplicate uid {}", a.uid)));
+                return Err(invalid(
+                    format!("accounts[{i}].uid"),
+                    format!("duplicate uid {}", a.uid),
+                ));
             }
             if a.access_keys.is_empty() {
-                return Err(invalid(format!("accounts[{i}].access_keys"), "at least one key is required"));
+                return Err(invalid(
+                    format!("accounts[{i}].access_keys"),
+                    "at least one key is required",
+                ));
             }
             for (j, k) in a.access_keys.iter().enumerate() {
                 if k.id.is_empty() || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(invalid(format!("accounts[{i}].access_keys[{j}].id"), "must be non-empty ASCII alphanumeric"));
+                    return Err(invalid(
+                        format!("accounts[{i}].access_keys[{j}].id"),
+                        "must be non-empty ASCII alphanumeric",
+                    ));
                 }
                 if k.secret.len() < 8 {
-                    return Err(invalid(format!("accounts[{i}].access_keys[{j}].secret"), "must be at least 8 characters"));
+                    return Err(invalid(
+                        format!("accounts[{i}].access_keys[{j}].secret"),
+                        "must be at least 8 characters",
+                    ));
                 }
                 if !keys.insert(k.id.as_str()) {
-                    return Err(invalid(format!("accounts[{i}].access_keys[{j}].id"), format!("duplicate key id {:?}", k.id)));
+                    return Err(invalid(
+                        format!("accounts[{i}].access_keys[{j}].id"),
+                        format!("duplicate key id {:?}", k.id),
+                    ));
                 }
             }
         }
@@ -497,10 +543,19 @@ impl Inventory {
         for (i, v) in self.vpcs.iter().enumerate() {
             check_id(&format!("vpcs[{i}].id"), &v.id, "vpc-")?;
             if !uids.contains(&v.owner) {
-                return Err(invalid(format!("vpcs[{i}].owner"), format!("unknown account {}", v.owner)));
+                return Err(invalid(
+                    format!("vpcs[{i}].owner"),
+                    format!("unknown account {}", v.owner),
+                ));
             }
-            check_ifname(&format!("vpcs[{i}].gateway_interface"), &v.gateway_interface)?;
-            if self.zones.iter().any(|z| z.gateway_interface == v.gateway_interface)
+            check_ifname(
+                &format!("vpcs[{i}].gateway_interface"),
+                &v.gateway_interface,
+            )?;
+            if self
+                .zones
+                .iter()
+                .any(|z| z.gateway_interface == v.gateway_interface)
                 || !vpc_ifs.insert(v.gateway_interface.as_str())
             {
                 return Err(invalid(
@@ -509,35 +564,64 @@ impl Inventory {
                 ));
             }
             if vpcs.insert(v.id.as_str(), v).is_some() {
-                return Err(invalid(format!("vpcs[{i}].id"), format!("duplicate VPC {:?}", v.id)));
+                return Err(invalid(
+                    format!("vpcs[{i}].id"),
+                    format!("duplicate VPC {:?}", v.id),
+                ));
             }
         }
         let mut vsw_ids = BTreeSet::new();
         for (i, s) in self.vswitches.iter().enumerate() {
             check_id(&format!("vswitches[{i}].id"), &s.id, "vsw-")?;
             if !vsw_ids.insert(s.id.as_str()) {
-                return Err(invalid(format!("vswitches[{i}].id"), format!("duplicate vSwitch {:?}", s.id)));
+                return Err(invalid(
+                    format!("vswitches[{i}].id"),
+                    format!("duplicate vSwitch {:?}", s.id),
+                ));
             }
             if !vpcs.contains_key(s.vpc.as_str()) {
-                return Err(invalid(format!("vswitches[{i}].vpc"), format!("unknown VPC {:?}", s.vpc)));
+                return Err(invalid(
+                    format!("vswitches[{i}].vpc"),
+                    format!("unknown VPC {:?}", s.vpc),
+                ));
             }
             if !zones.contains(s.zone.as_str()) {
-                return Err(invalid(format!("vswitches[{i}].zone"), format!("unknown zone {:?}", s.zone)));
+                return Err(invalid(
+                    format!("vswitches[{i}].zone"),
+                    format!("unknown zone {:?}", s.zone),
+                ));
             }
             if s.cidr.prefix() > 29 {
-                return Err(invalid(format!("vswitches[{i}].cidr"), format!("{} is too small: the prefix must be /29 or shorter", s.cidr)));
+                return Err(invalid(
+                    format!("vswitches[{i}].cidr"),
+                    format!("{} is too small: the prefix must be /29 or shorter", s.cidr),
+                ));
             }
             if s.cidr.network() != s.cidr.ip() {
-                return Err(invalid(format!("vswitches[{i}].cidr"), format!("{} has host bits set", s.cidr)));
+                return Err(invalid(
+                    format!("vswitches[{i}].cidr"),
+                    format!("{} has host bits set", s.cidr),
+                ));
             }
-            if let Some(v6) = s.ipv6_cidr {
-                if v6.prefix() != 64 || v6.network() != v6.ip() {
-                    return Err(invalid(format!("vswitches[{i}].ipv6_cidr"), format!("{v6} must be a /64 block")));
-                }
+            if let Some(v6) = s.ipv6_cidr
+                && (v6.prefix() != 64 || v6.network() != v6.ip())
+            {
+                return Err(invalid(
+                    format!("vswitches[{i}].ipv6_cidr"),
+                    format!("{v6} must be a /64 block"),
+                ));
             }
             for (j, o) in self.vswitches[..i].iter().enumerate() {
-                if o.vpc == s.vpc && (o.cidr.contains(s.cidr.network()) || s.cidr.contains(o.cidr.network())) {
-                    return Err(invalid(format!("vswitches[{i}].cidr"), format!("{} overlaps vswitches[{j}] ({}) in the same VPC", s.cidr, o.cidr)));
+                if o.vpc == s.vpc
+                    && (o.cidr.contains(s.cidr.network()) || s.cidr.contains(o.cidr.network()))
+                {
+                    return Err(invalid(
+                        format!("vswitches[{i}].cidr"),
+                        format!(
+                            "{} overlaps vswitches[{j}] ({}) in the same VPC",
+                            s.cidr, o.cidr
+                        ),
+                    ));
                 }
             }
         }
@@ -545,58 +629,109 @@ impl Inventory {
         for (i, g) in self.security_groups.iter().enumerate() {
             check_id(&format!("security_groups[{i}].id"), &g.id, "sg-")?;
             if !sg_ids.insert(g.id.as_str()) {
-                return Err(invalid(format!("security_groups[{i}].id"), format!("duplicate security group {:?}", g.id)));
+                return Err(invalid(
+                    format!("security_groups[{i}].id"),
+                    format!("duplicate security group {:?}", g.id),
+                ));
             }
             match vpcs.get(g.vpc.as_str()) {
-                None => return Err(invalid(format!("security_groups[{i}].vpc"), format!("unknown VPC {:?}", g.vpc))),
+                None => {
+                    return Err(invalid(
+                        format!("security_groups[{i}].vpc"),
+                        format!("unknown VPC {:?}", g.vpc),
+                    ));
+                }
                 Some(v) if v.owner != g.owner => {
-                    return Err(invalid(format!("security_groups[{i}].owner"), format!("VPC {} belongs to {}", v.id, v.owner)));
+                    return Err(invalid(
+                        format!("security_groups[{i}].owner"),
+                        format!("VPC {} belongs to {}", v.id, v.owner),
+                    ));
                 }
                 Some(_) => {}
             }
             for (j, r) in g.rules.iter().enumerate() {
                 if !(1..=100).contains(&r.priority) {
-                    return Err(invalid(format!("security_groups[{i}].rules[{j}].priority"), "must be 1..=100"));
+                    return Err(invalid(
+                        format!("security_groups[{i}].rules[{j}].priority"),
+                        "must be 1..=100",
+                    ));
                 }
                 if r.ports[0] == 0 || r.ports[0] > r.ports[1] {
-                    return Err(invalid(format!("security_groups[{i}].rules[{j}].ports"), "must be [from, to] with 1 <= from <= to"));
+                    return Err(invalid(
+                        format!("security_groups[{i}].rules[{j}].ports"),
+                        "must be [from, to] with 1 <= from <= to",
+                    ));
                 }
             }
         }
         let mut lb_ids = BTreeSet::new();
         for (i, lb) in self.load_balancers.iter().enumerate() {
-            check_id(&format!("load_balancers[{i}].id"), &lb.id, lb.lb_type.id_prefix())?;
+            check_id(
+                &format!("load_balancers[{i}].id"),
+                &lb.id,
+                lb.lb_type.id_prefix(),
+            )?;
             if !lb_ids.insert(lb.id.as_str()) {
-                return Err(invalid(format!("load_balancers[{i}].id"), format!("duplicate load balancer {:?}", lb.id)));
+                return Err(invalid(
+                    format!("load_balancers[{i}].id"),
+                    format!("duplicate load balancer {:?}", lb.id),
+                ));
             }
             if !uids.contains(&lb.owner) {
-                return Err(invalid(format!("load_balancers[{i}].owner"), format!("unknown account {}", lb.owner)));
+                return Err(invalid(
+                    format!("load_balancers[{i}].owner"),
+                    format!("unknown account {}", lb.owner),
+                ));
             }
             if lb.lb_type == LbType::Clb && lb.dual_stack {
-                return Err(invalid(format!("load_balancers[{i}].dual_stack"), "a CLB never supports dual stack"));
+                return Err(invalid(
+                    format!("load_balancers[{i}].dual_stack"),
+                    "a CLB never supports dual stack",
+                ));
             }
             if lb.bandwidth_mbps == 0 {
-                return Err(invalid(format!("load_balancers[{i}].bandwidth_mbps"), "must be positive"));
+                return Err(invalid(
+                    format!("load_balancers[{i}].bandwidth_mbps"),
+                    "must be positive",
+                ));
             }
             if lb.health_check_port == 0 {
-                return Err(invalid(format!("load_balancers[{i}].health_check_port"), "must be 1..=65535"));
+                return Err(invalid(
+                    format!("load_balancers[{i}].health_check_port"),
+                    "must be 1..=65535",
+                ));
             }
             if lb.zones.is_empty() {
-                return Err(invalid(format!("load_balancers[{i}].zones"), "at least one zone is required"));
+                return Err(invalid(
+                    format!("load_balancers[{i}].zones"),
+                    "at least one zone is required",
+                ));
             }
             let mut seen = BTreeSet::new();
             for (j, z) in lb.zones.iter().enumerate() {
                 if !zones.contains(z.zone.as_str()) {
-                    return Err(invalid(format!("load_balancers[{i}].zones[{j}].zone"), format!("unknown zone {:?}", z.zone)));
+                    return Err(invalid(
+                        format!("load_balancers[{i}].zones[{j}].zone"),
+                        format!("unknown zone {:?}", z.zone),
+                    ));
                 }
                 if !seen.insert(z.zone.as_str()) {
-                    return Err(invalid(format!("load_balancers[{i}].zones[{j}].zone"), format!("duplicate zone {:?}", z.zone)));
+                    return Err(invalid(
+                        format!("load_balancers[{i}].zones[{j}].zone"),
+                        format!("duplicate zone {:?}", z.zone),
+                    ));
                 }
                 if z.vip6.is_some() && !lb.dual_stack {
-                    return Err(invalid(format!("load_balancers[{i}].zones[{j}].vip6"), "only dual-stack load balancers have an IPv6 VIP"));
+                    return Err(invalid(
+                        format!("load_balancers[{i}].zones[{j}].vip6"),
+                        "only dual-stack load balancers have an IPv6 VIP",
+                    ));
                 }
                 if z.vip6.is_none() && lb.dual_stack {
-                    return Err(invalid(format!("load_balancers[{i}].zones[{j}].vip6"), "a dual-stack load balancer needs an IPv6 VIP in each zone"));
+                    return Err(invalid(
+                        format!("load_balancers[{i}].zones[{j}].vip6"),
+                        "a dual-stack load balancer needs an IPv6 VIP in each zone",
+                    ));
                 }
             }
         }
@@ -607,7 +742,10 @@ impl Inventory {
     #[must_use]
     pub fn access_key(&self, id: &str) -> Option<(i64, &str)> {
         self.accounts.iter().find_map(|a| {
-            a.access_keys.iter().find(|k| k.id == id).map(|k| (a.uid, k.secret.as_str()))
+            a.access_keys
+                .iter()
+                .find(|k| k.id == id)
+                .map(|k| (a.uid, k.secret.as_str()))
         })
     }
 
@@ -653,7 +791,8 @@ impl LoadBalancer {
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -665,7 +804,10 @@ fn check_id(field: &str, id: &str, prefix: &str) -> Result<(), InventoryError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(field, format!("{id:?} must start with {prefix:?} followed by letters or digits")))
+        Err(invalid(
+            field,
+            format!("{id:?} must start with {prefix:?} followed by letters or digits"),
+        ))
     }
 }
 
@@ -673,11 +815,16 @@ fn check_ifname(field: &str, name: &str) -> Result<(), InventoryError> {
     // Linux IFNAMSIZ is 16 including the NUL.
     let ok = !name.is_empty()
         && name.len() <= 15
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(invalid(field, format!("{name:?} is not a valid interface name (1-15 of [A-Za-z0-9._-])")))
+        Err(invalid(
+            field,
+            format!("{name:?} is not a valid interface name (1-15 of [A-Za-z0-9._-])"),
+        ))
     }
 }
 
@@ -707,7 +854,10 @@ mod tests {
         let a = inv.vswitch("vsw-c1a").unwrap();
         let b = inv.vswitch("vsw-c2a").unwrap();
         assert_eq!(a.cidr, b.cidr);
-        assert_ne!(inv.vpc(&a.vpc).unwrap().owner, inv.vpc(&b.vpc).unwrap().owner);
+        assert_ne!(
+            inv.vpc(&a.vpc).unwrap().owner,
+            inv.vpc(&b.vpc).unwrap().owner
+        );
     }
 
     #[test]
@@ -731,7 +881,10 @@ mod tests {
     #[test]
     fn unknown_key_is_a_parse_error() {
         let text = format!("bogus = 1\n{EXAMPLE}");
-        assert!(matches!(Inventory::parse(&text), Err(InventoryError::Parse { .. })));
+        assert!(matches!(
+            Inventory::parse(&text),
+            Err(InventoryError::Parse { .. })
+        ));
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! eplink control plane: inventory, the PrivateLink domain model, the API and its store.
+#![expect(
+    clippy::missing_panics_doc,
+    reason = "the only panics are `expect`s on lookups validated just before, i.e. internal invariants"
+)]
 
 pub mod api;
 pub mod cli;

@@ -31,7 +31,8 @@ pub enum StateError {
 
 /// A command's body: runs against the table and renders its reply body (JSON object, without
 /// `RequestId`).
-pub type Apply = Box<dyn FnOnce(&mut Table, &mut Ctx<'_>) -> Result<serde_json::Value, ModelError> + Send>;
+pub type Apply =
+    Box<dyn FnOnce(&mut Table, &mut Ctx<'_>) -> Result<serde_json::Value, ModelError> + Send>;
 
 /// One write request.
 pub struct Command {
@@ -57,7 +58,9 @@ impl IdSource for RandomIds {
     fn fresh(&mut self, prefix: &str) -> String {
         const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let mut rng = rand::rng();
-        let tail: String = (0..20).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
+        let tail: String = (0..20)
+            .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+            .collect();
         format!("{prefix}{tail}")
     }
 }
@@ -66,7 +69,9 @@ impl IdSource for RandomIds {
 #[must_use]
 pub fn now_iso() -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc().format(&fmt).expect("UTC time formats")
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .expect("UTC time formats")
 }
 
 fn now_unix() -> i64 {
@@ -99,7 +104,14 @@ impl State {
                 let mut ids = RandomIds;
                 let mut version = 0u64;
                 while let Ok(job) = rx.recv() {
-                    let r = apply_one(&writer_table, &writer_inv, store.as_mut(), &mut tokens, &mut ids, job.cmd);
+                    let r = apply_one(
+                        &writer_table,
+                        &writer_inv,
+                        store.as_mut(),
+                        &mut tokens,
+                        &mut ids,
+                        job.cmd,
+                    );
                     if matches!(r, Ok((_, true))) {
                         version += 1;
                         vtx.send_replace(version);
@@ -108,27 +120,37 @@ impl State {
                 }
             })
             .expect("spawn the state thread");
-        Ok(Self { table, inv, tx, version: vrx })
+        Ok(Self {
+            table,
+            inv,
+            tx,
+            version: vrx,
+        })
     }
 
     /// Applies a write and waits for its commit.
     pub async fn write(&self, cmd: Command) -> Result<serde_json::Value, StateError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { cmd, reply }).map_err(|_| StateError::Stopped)?;
+        self.tx
+            .send(Job { cmd, reply })
+            .map_err(|_| StateError::Stopped)?;
         rx.await.map_err(|_| StateError::Stopped)?
     }
 
     /// Applies a write from a non-async context (tests, CLI tools).
     pub fn write_blocking(&self, cmd: Command) -> Result<serde_json::Value, StateError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { cmd, reply }).map_err(|_| StateError::Stopped)?;
+        self.tx
+            .send(Job { cmd, reply })
+            .map_err(|_| StateError::Stopped)?;
         rx.blocking_recv().map_err(|_| StateError::Stopped)?
     }
 
     /// A consistent read view of the committed table.
-    #[must_use]
     pub fn read(&self) -> RwLockReadGuard<'_, Table> {
-        self.table.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The inventory.
@@ -154,14 +176,22 @@ fn apply_one(
     cmd: Command,
 ) -> Result<(serde_json::Value, bool), StateError> {
     let now = now_unix();
-    if let Some(k) = &cmd.token {
-        if let Some(prev) = tokens.get(k).filter(|p| p.created > now - TOKEN_TTL_S) {
-            let v = serde_json::from_str(&prev.response).unwrap_or(serde_json::Value::Null);
-            return Ok((v, false));
-        }
+    if let Some(k) = &cmd.token
+        && let Some(prev) = tokens.get(k).filter(|p| p.created > now - TOKEN_TTL_S)
+    {
+        let v = serde_json::from_str(&prev.response).unwrap_or(serde_json::Value::Null);
+        return Ok((v, false));
     }
-    let mut guard = table.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut ctx = Ctx { caller: cmd.caller, now: now_iso(), dry_run: cmd.dry_run, inv, ids };
+    let mut guard = table
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ctx = Ctx {
+        caller: cmd.caller,
+        now: now_iso(),
+        dry_run: cmd.dry_run,
+        inv,
+        ids,
+    };
     let result = (cmd.apply)(&mut guard, &mut ctx);
     let dirty = guard.take_dirty();
     let value = match result {
@@ -171,7 +201,10 @@ fn apply_one(
             return Err(e.into());
         }
     };
-    let reply = cmd.token.as_ref().map(|_| TokenReply { response: value.to_string(), created: now });
+    let reply = cmd.token.as_ref().map(|_| TokenReply {
+        response: value.to_string(),
+        created: now,
+    });
     let token = cmd.token.as_deref().zip(reply.as_ref());
     if let Err(e) = store.commit(&guard, &dirty, token) {
         // The change is not durable: put the table back to what the store holds.

@@ -41,22 +41,36 @@ pub struct ApiError {
 impl ApiError {
     /// A 400 with `code`.
     pub fn bad(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status: 400, code: code.into(), message: message.into() }
+        Self {
+            status: 400,
+            code: code.into(),
+            message: message.into(),
+        }
     }
     /// `MissingParam.<name>`.
     #[must_use]
     pub fn missing(name: &str) -> Self {
-        Self::bad(format!("MissingParam.{name}"), format!("The parameter {name} is required."))
+        Self::bad(
+            format!("MissingParam.{name}"),
+            format!("The parameter {name} is required."),
+        )
     }
     /// `IllegalParam.<name>`.
     pub fn illegal(name: &str, why: impl std::fmt::Display) -> Self {
-        Self::bad(format!("IllegalParam.{name}"), format!("The parameter {name} is invalid: {why}"))
+        Self::bad(
+            format!("IllegalParam.{name}"),
+            format!("The parameter {name} is invalid: {why}"),
+        )
     }
 }
 
 impl From<ModelError> for ApiError {
     fn from(e: ModelError) -> Self {
-        Self { status: e.http_status(), code: e.code(), message: e.to_string() }
+        Self {
+            status: e.http_status(),
+            code: e.code(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -64,14 +78,22 @@ impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         match e {
             StateError::Model(m) => m.into(),
-            other => Self { status: 500, code: "InternalError".into(), message: other.to_string() },
+            other => Self {
+                status: 500,
+                code: "InternalError".into(),
+                message: other.to_string(),
+            },
         }
     }
 }
 
 impl From<auth::AuthError> for ApiError {
     fn from(e: auth::AuthError) -> Self {
-        Self { status: e.http_status(), code: e.code().into(), message: e.to_string() }
+        Self {
+            status: e.http_status(),
+            code: e.code().into(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -89,7 +111,11 @@ impl Api {
     pub fn new(state: State) -> Arc<Self> {
         let skew = i64::try_from(state.inventory().api.max_clock_skew_s).unwrap_or(900);
         let window = Duration::from_secs(u64::try_from(skew).unwrap_or(900) * 2);
-        Arc::new(Self { state, nonces: Mutex::new(auth::NonceCache::new(window)), max_skew_s: skew })
+        Arc::new(Self {
+            state,
+            nonces: Mutex::new(auth::NonceCache::new(window)),
+            max_skew_s: skew,
+        })
     }
 }
 
@@ -103,7 +129,8 @@ pub fn router(api: Arc<Api>) -> Router {
 
 async fn healthz(AxState(api): AxState<Arc<Api>>) -> Response {
     let t = api.state.read();
-    let body = json!({"status": "ok", "services": t.services.len(), "endpoints": t.endpoints.len()});
+    let body =
+        json!({"status": "ok", "services": t.services.len(), "endpoints": t.endpoints.len()});
     drop(t);
     json_response(StatusCode::OK, &body)
 }
@@ -113,12 +140,22 @@ async fn healthz(AxState(api): AxState<Arc<Api>>) -> Response {
 pub fn request_id() -> String {
     let b: [u8; 16] = rand::rng().random();
     let h = hex::encode_upper(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
     r
 }
 
@@ -128,9 +165,19 @@ fn error_response(rid: &str, e: &ApiError) -> Response {
     json_response(status, &body)
 }
 
-async fn rpc(AxState(api): AxState<Arc<Api>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn rpc(
+    AxState(api): AxState<Arc<Api>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = request_id();
-    let action = headers.get("x-acs-action").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let action = headers
+        .get("x-acs-action")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let result = handle(&api, &method, &uri, &headers, &body).await;
     match result {
         Ok(mut v) => {
@@ -147,17 +194,34 @@ async fn rpc(AxState(api): AxState<Arc<Api>>, method: Method, uri: Uri, headers:
     }
 }
 
-async fn handle(api: &Api, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+async fn handle(
+    api: &Api,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let query: std::collections::BTreeMap<String, String> =
-        auth::form_decode(uri.query().unwrap_or("")).into_iter().collect();
+        auth::form_decode(uri.query().unwrap_or(""))
+            .into_iter()
+            .collect();
     let lookup = |n: &str| -> Vec<String> {
-        headers.get_all(n).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect()
+        headers
+            .get_all(n)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
     };
     let caller = {
         let inv = api.state.inventory();
         let secret_of = |k: &str| inv.access_key(k).map(|(u, s)| (u, s.to_owned()));
-        let signed =
-            auth::SignedRequest { method: method.as_str(), path: uri.path(), params: &query, header: &lookup, body };
+        let signed = auth::SignedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            params: &query,
+            header: &lookup,
+            body,
+        };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         auth::verify(&signed, &secret_of, now, api.max_skew_s, &api.nonces)?
     };
@@ -170,11 +234,22 @@ async fn handle(api: &Api, method: &Method, uri: &Uri, headers: &HeaderMap, body
     if form {
         all.extend(auth::form_decode(&String::from_utf8_lossy(body)));
     }
-    let version = lookup("x-acs-version").into_iter().next().or_else(|| all.get("Version").cloned()).unwrap_or_default();
+    let version = lookup("x-acs-version")
+        .into_iter()
+        .next()
+        .or_else(|| all.get("Version").cloned())
+        .unwrap_or_default();
     if version != VERSION {
-        return Err(ApiError::bad("InvalidVersion", format!("Specified version {version:?} is not {VERSION}.")));
+        return Err(ApiError::bad(
+            "InvalidVersion",
+            format!("Specified version {version:?} is not {VERSION}."),
+        ));
     }
-    let action = lookup("x-acs-action").into_iter().next().or_else(|| all.get("Action").cloned()).unwrap_or_default();
+    let action = lookup("x-acs-action")
+        .into_iter()
+        .next()
+        .or_else(|| all.get("Action").cloned())
+        .unwrap_or_default();
     let p = Params::new(all);
     ops::dispatch(api, caller, &action, &p).await
 }
@@ -185,5 +260,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(api))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

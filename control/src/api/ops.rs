@@ -10,9 +10,9 @@ use super::params::page;
 use super::{Api, ApiError, Params};
 use crate::inventory::{Inventory, LbType};
 use crate::model::{
-    Allocation, ConnectionStatus, Ctx, CreateEndpoint, CreateService, Endpoint, IpVersion, ModelError,
-    Payer, Principal, ReplaceMode, ResourceSpec, Service, Table, Uid, UpdateEndpoint, UpdateService,
-    ZoneSpec,
+    Allocation, ConnectionStatus, CreateEndpoint, CreateService, Ctx, Endpoint, IpVersion,
+    ModelError, Payer, Principal, ReplaceMode, ResourceSpec, Service, Table, Uid, UpdateEndpoint,
+    UpdateService, ZoneSpec,
 };
 use crate::state::Command;
 
@@ -53,9 +53,15 @@ pub async fn dispatch(api: &Api, caller: Uid, action: &str, p: &Params) -> Out {
         "ListVpcEndpointConnections" => list_connections(api, caller, p),
         "EnableVpcEndpointZoneConnection" => enable_zone(api, caller, p).await,
         "DisableVpcEndpointZoneConnection" => disable_zone(api, caller, p).await,
-        "UpdateVpcEndpointZoneConnectionResourceAttribute" => update_zone_resource(api, caller, p).await,
+        "UpdateVpcEndpointZoneConnectionResourceAttribute" => {
+            update_zone_resource(api, caller, p).await
+        }
         "" => Err(ApiError::missing("Action")),
-        other => Err(ApiError { status: 404, code: "InvalidAction.NotFound".into(), message: format!("Specified api {other} is not found.") }),
+        other => Err(ApiError {
+            status: 404,
+            code: "InvalidAction.NotFound".into(),
+            message: format!("Specified api {other} is not found."),
+        }),
     }
 }
 
@@ -68,7 +74,10 @@ fn region(api: &Api, p: &Params, optional: bool) -> Result<(), ApiError> {
         None if optional => Ok(()),
         None => Err(ApiError::missing("RegionId")),
         Some(r) if r == want => Ok(()),
-        Some(r) => Err(ApiError::illegal("RegionId", format!("this installation serves region {want}, not {r}"))),
+        Some(r) => Err(ApiError::illegal(
+            "RegionId",
+            format!("this installation serves region {want}, not {r}"),
+        )),
     }
 }
 
@@ -77,8 +86,21 @@ where
     F: FnOnce(&mut Table, &mut Ctx<'_>) -> Result<Value, ModelError> + Send + 'static,
 {
     let dry_run = p.bool("DryRun")?.unwrap_or(false);
-    let token = if dry_run { None } else { p.opt("ClientToken").map(|t| format!("{caller}/{action}/{t}")) };
-    Ok(api.state.write(Command { caller, dry_run, token, apply: Box::new(f) }).await?)
+    let token = if dry_run {
+        None
+    } else {
+        p.opt("ClientToken")
+            .map(|t| format!("{caller}/{action}/{t}"))
+    };
+    Ok(api
+        .state
+        .write(Command {
+            caller,
+            dry_run,
+            token,
+            apply: Box::new(f),
+        })
+        .await?)
 }
 
 fn empty() -> Value {
@@ -86,11 +108,14 @@ fn empty() -> Value {
 }
 
 fn lb_type(name: &str, v: &str) -> Result<LbType, ApiError> {
-    LbType::from_api(v).ok_or_else(|| ApiError::illegal(name, format!("{v:?} is not one of slb, alb, nlb")))
+    LbType::from_api(v)
+        .ok_or_else(|| ApiError::illegal(name, format!("{v:?} is not one of slb, alb, nlb")))
 }
 
 fn ip_version(p: &Params) -> Result<Option<IpVersion>, ApiError> {
-    p.opt("AddressIpVersion").map(|v| IpVersion::parse(v).map_err(ApiError::from)).transpose()
+    p.opt("AddressIpVersion")
+        .map(|v| IpVersion::parse(v).map_err(ApiError::from))
+        .transpose()
 }
 
 fn paged(items: Vec<Value>, key: &str, pg: (usize, usize), total_as_string: Option<bool>) -> Out {
@@ -114,7 +139,8 @@ fn paged(items: Vec<Value>, key: &str, pg: (usize, usize), total_as_string: Opti
 
 fn bandwidth_of(t: &Table, e: &Endpoint) -> u32 {
     let svc = t.services.get(&e.service_id);
-    e.bandwidth.unwrap_or_else(|| svc.and_then(|s| s.connect_bandwidth).unwrap_or(0))
+    e.bandwidth
+        .unwrap_or_else(|| svc.and_then(|s| s.connect_bandwidth).unwrap_or(0))
 }
 
 // ------------------------------------------------------------------ rendering
@@ -236,12 +262,18 @@ fn describe_zones(api: &Api, p: &Params) -> Out {
 
 async fn create_service(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
-    let resource_type = p.opt("ServiceResourceType").map(|v| lb_type("ServiceResourceType", v)).transpose()?;
+    let resource_type = p
+        .opt("ServiceResourceType")
+        .map(|v| lb_type("ServiceResourceType", v))
+        .transpose()?;
     let mut resources = Vec::new();
     for r in p.objects("Resource") {
         resources.push(ResourceSpec {
             id: r.req("ResourceId")?.to_owned(),
-            resource_type: r.opt("ResourceType").map(|v| lb_type("ResourceType", v)).transpose()?,
+            resource_type: r
+                .opt("ResourceType")
+                .map(|v| lb_type("ResourceType", v))
+                .transpose()?,
             zone: r.req("ZoneId")?.to_owned(),
         });
     }
@@ -255,7 +287,11 @@ async fn create_service(api: &Api, caller: Uid, p: &Params) -> Out {
         auto_accept: p.bool("AutoAcceptEnabled")?.unwrap_or(false),
         zone_affinity: p.bool("ZoneAffinityEnabled")?.unwrap_or(false),
         ip_version: ipv,
-        payer: p.opt("Payer").map(Payer::parse).transpose()?.unwrap_or(Payer::Endpoint),
+        payer: p
+            .opt("Payer")
+            .map(Payer::parse)
+            .transpose()?
+            .unwrap_or(Payer::Endpoint),
         description: p.opt("ServiceDescription").unwrap_or("").to_owned(),
     };
     write(api, caller, "CreateVpcEndpointService", p, move |t, ctx| {
@@ -263,7 +299,15 @@ async fn create_service(api: &Api, caller: Uid, p: &Params) -> Out {
         let s = &t.services[&id];
         let mut v = service_json(ctx.inv, s, false);
         if let Value::Object(m) = &mut v {
-            for k in ["ConnectBandwidth", "MaxBandwidth", "MinBandwidth", "Payer", "RegionId", "ServiceResourceType", "ServiceType"] {
+            for k in [
+                "ConnectBandwidth",
+                "MaxBandwidth",
+                "MinBandwidth",
+                "Payer",
+                "RegionId",
+                "ServiceResourceType",
+                "ServiceType",
+            ] {
                 m.remove(k);
             }
         }
@@ -289,16 +333,23 @@ async fn update_service(api: &Api, caller: Uid, p: &Params) -> Out {
         ip_version: ipv,
         payer: p.opt("Payer").map(Payer::parse).transpose()?,
     };
-    write(api, caller, "UpdateVpcEndpointServiceAttribute", p, move |t, ctx| {
-        t.update_service(ctx, &id, up).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "UpdateVpcEndpointServiceAttribute",
+        p,
+        move |t, ctx| t.update_service(ctx, &id, up).map(|()| empty()),
+    )
     .await
 }
 
 async fn delete_service(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let id = p.req("ServiceId")?.to_owned();
-    write(api, caller, "DeleteVpcEndpointService", p, move |t, ctx| t.delete_service(ctx, &id).map(|()| empty())).await
+    write(api, caller, "DeleteVpcEndpointService", p, move |t, ctx| {
+        t.delete_service(ctx, &id).map(|()| empty())
+    })
+    .await
 }
 
 fn get_service(api: &Api, caller: Uid, p: &Params) -> Out {
@@ -316,7 +367,10 @@ fn list_services(api: &Api, caller: Uid, p: &Params) -> Out {
     let f_name = p.opt("ServiceName");
     let f_status = p.opt("ServiceStatus");
     let f_auto = p.bool("AutoAcceptEnabled")?;
-    let f_type = p.opt("ServiceResourceType").map(|v| lb_type("ServiceResourceType", v)).transpose()?;
+    let f_type = p
+        .opt("ServiceResourceType")
+        .map(|v| lb_type("ServiceResourceType", v))
+        .transpose()?;
     let f_res = p.opt("ResourceId");
     let f_ipv = ip_version(p)?;
     let f_aff = p.bool("ZoneAffinityEnabled")?;
@@ -336,17 +390,23 @@ fn list_services(api: &Api, caller: Uid, p: &Params) -> Out {
         .filter(|s| f_aff.is_none_or(|x| s.zone_affinity == x))
         .collect();
     svcs.sort_by_key(|s| s.seq);
-    let items = svcs.into_iter().map(|s| service_json(inv, s, false)).collect();
+    let items = svcs
+        .into_iter()
+        .map(|s| service_json(inv, s, false))
+        .collect();
     paged(items, "Services", pg, Some(false))
 }
 
 fn list_services_by_end_user(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let pg = p.paging(1000)?;
-    if let Some(r) = p.opt("ServiceRegionId") {
-        if r != api.state.inventory().region {
-            return Err(ApiError::bad("Mismatch.RegionId", format!("services of region {r} are not served here (R1)")));
-        }
+    if let Some(r) = p.opt("ServiceRegionId")
+        && r != api.state.inventory().region
+    {
+        return Err(ApiError::bad(
+            "Mismatch.RegionId",
+            format!("services of region {r} are not served here (R1)"),
+        ));
     }
     let f_id = p.opt("ServiceId");
     let f_name = p.opt("ServiceName");
@@ -395,7 +455,9 @@ fn principal(p: &Params) -> Result<Principal, ApiError> {
             .strip_prefix("acs:ram:*:")
             .and_then(|r| r.strip_suffix(":*").or_else(|| r.split(':').next()))
             .and_then(|u| u.parse::<i64>().ok())
-            .ok_or_else(|| ApiError::illegal("UserARN", format!("{arn:?} is not * or acs:ram:*:<uid>:*")))?;
+            .ok_or_else(|| {
+                ApiError::illegal("UserARN", format!("{arn:?} is not * or acs:ram:*:<uid>:*"))
+            })?;
         return Ok(Principal::Account(uid));
     }
     match p.opt("UserId") {
@@ -409,9 +471,18 @@ async fn user_op(api: &Api, caller: Uid, p: &Params, add: bool) -> Out {
     region(api, p, false)?;
     let id = p.req("ServiceId")?.to_owned();
     let who = principal(p)?;
-    let action = if add { "AddUserToVpcEndpointService" } else { "RemoveUserFromVpcEndpointService" };
+    let action = if add {
+        "AddUserToVpcEndpointService"
+    } else {
+        "RemoveUserFromVpcEndpointService"
+    };
     write(api, caller, action, p, move |t, ctx| {
-        if add { t.add_user(ctx, &id, who) } else { t.remove_user(ctx, &id, who) }.map(|()| empty())
+        if add {
+            t.add_user(ctx, &id, who)
+        } else {
+            t.remove_user(ctx, &id, who)
+        }
+        .map(|()| empty())
     })
     .await
 }
@@ -424,11 +495,19 @@ fn list_users(api: &Api, caller: Uid, p: &Params) -> Out {
     let arns = match p.opt("UserListType") {
         None | Some("Users") => false,
         Some("UserARNs") => true,
-        Some(o) => return Err(ApiError::illegal("UserListType", format!("{o:?} is not Users or UserARNs"))),
+        Some(o) => {
+            return Err(ApiError::illegal(
+                "UserListType",
+                format!("{o:?} is not Users or UserARNs"),
+            ));
+        }
     };
     let t = api.state.read();
     let s = t.owned_service(caller, id)?;
-    let users = s.users.iter().filter(|u| f_uid.is_none_or(|x| **u == Principal::Account(x)));
+    let users = s
+        .users
+        .iter()
+        .filter(|u| f_uid.is_none_or(|x| **u == Principal::Account(x)));
     if arns {
         let items = users
             .map(|u| match u {
@@ -462,20 +541,35 @@ async fn attach_resource(api: &Api, caller: Uid, p: &Params) -> Out {
         resource_type: Some(lb_type("ResourceType", p.req("ResourceType")?)?),
         zone: p.req("ZoneId")?.to_owned(),
     };
-    write(api, caller, "AttachResourceToVpcEndpointService", p, move |t, ctx| {
-        t.attach_resource(ctx, &id, spec).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "AttachResourceToVpcEndpointService",
+        p,
+        move |t, ctx| t.attach_resource(ctx, &id, spec).map(|()| empty()),
+    )
     .await
 }
 
 /// The zone of a resource when the request leaves `ZoneId` out: its only attachment.
-fn resource_zone(api: &Api, caller: Uid, p: &Params, svc: &str, res: &str) -> Result<String, ApiError> {
+fn resource_zone(
+    api: &Api,
+    caller: Uid,
+    p: &Params,
+    svc: &str,
+    res: &str,
+) -> Result<String, ApiError> {
     if let Some(z) = p.opt("ZoneId") {
         return Ok(z.to_owned());
     }
     let t = api.state.read();
     let s = t.owned_service(caller, svc)?;
-    let zones: Vec<&String> = s.resources.keys().filter(|(_, r)| r == res).map(|(z, _)| z).collect();
+    let zones: Vec<&String> = s
+        .resources
+        .keys()
+        .filter(|(_, r)| r == res)
+        .map(|(z, _)| z)
+        .collect();
     match zones.as_slice() {
         [z] => Ok((*z).clone()),
         [] => Err(ModelError::ResourceNotFound("Resource", res.to_owned()).into()),
@@ -491,9 +585,13 @@ async fn detach_resource(api: &Api, caller: Uid, p: &Params) -> Out {
         lb_type("ResourceType", rt)?;
     }
     let zone = resource_zone(api, caller, p, &id, &res)?;
-    write(api, caller, "DetachResourceFromVpcEndpointService", p, move |t, ctx| {
-        t.detach_resource(ctx, &id, &res, &zone).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "DetachResourceFromVpcEndpointService",
+        p,
+        move |t, ctx| t.detach_resource(ctx, &id, &res, &zone).map(|()| empty()),
+    )
     .await
 }
 
@@ -501,11 +599,20 @@ async fn update_resource(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let id = p.req("ServiceId")?.to_owned();
     let res = p.req("ResourceId")?.to_owned();
-    let auto = p.bool("AutoAllocatedEnabled")?.ok_or_else(|| ApiError::missing("AutoAllocatedEnabled"))?;
+    let auto = p
+        .bool("AutoAllocatedEnabled")?
+        .ok_or_else(|| ApiError::missing("AutoAllocatedEnabled"))?;
     let zone = resource_zone(api, caller, p, &id, &res)?;
-    write(api, caller, "UpdateVpcEndpointServiceResourceAttribute", p, move |t, ctx| {
-        t.update_resource(ctx, &id, &res, &zone, auto).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "UpdateVpcEndpointServiceResourceAttribute",
+        p,
+        move |t, ctx| {
+            t.update_resource(ctx, &id, &res, &zone, auto)
+                .map(|()| empty())
+        },
+    )
     .await
 }
 
@@ -522,7 +629,11 @@ fn list_resources(api: &Api, caller: Uid, p: &Params) -> Out {
         let (used, replaced) = load.get(&r.id).copied().unwrap_or((0, 0));
         let lb = inv.load_balancer(&r.id);
         let vip = lb.and_then(|lb| lb.in_zone(&r.zone)).map(|z| z.vip);
-        let vsw = vip.and_then(|ip| inv.vswitches.iter().find(|v| v.zone == r.zone && v.cidr.contains(ip)));
+        let vsw = vip.and_then(|ip| {
+            inv.vswitches
+                .iter()
+                .find(|v| v.zone == r.zone && v.cidr.contains(ip))
+        });
         items.push(json!({
             "AutoAllocatedEnabled": r.auto_allocated,
             "Ip": vip.map(|v| v.to_string()).unwrap_or_default(),
@@ -548,26 +659,41 @@ fn zone_spec(z: &Params, ip_key: &str) -> Result<ZoneSpec, ApiError> {
         vswitch_id: z.req("VSwitchId")?.to_owned(),
         ip: z
             .opt(ip_key)
-            .map(|v| v.parse::<Ipv4Addr>().map_err(|_| ApiError::illegal("Ip", format!("{v:?} is not an IPv4 address"))))
+            .map(|v| {
+                v.parse::<Ipv4Addr>()
+                    .map_err(|_| ApiError::illegal("Ip", format!("{v:?} is not an IPv4 address")))
+            })
             .transpose()?,
         ip6: z
             .opt("Ipv6Address")
-            .map(|v| v.parse::<Ipv6Addr>().map_err(|_| ApiError::illegal("Ipv6Address", format!("{v:?} is not an IPv6 address"))))
+            .map(|v| {
+                v.parse::<Ipv6Addr>().map_err(|_| {
+                    ApiError::illegal("Ipv6Address", format!("{v:?} is not an IPv6 address"))
+                })
+            })
             .transpose()?,
     })
 }
 
 async fn create_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
-    if let Some(r) = p.opt("ServiceRegionId") {
-        if r != api.state.inventory().region {
-            return Err(ApiError::bad("Mismatch.RegionId", format!("the endpoint and its service must be in the same region (R1); {r} is not served here")));
-        }
+    if let Some(r) = p.opt("ServiceRegionId")
+        && r != api.state.inventory().region
+    {
+        return Err(ApiError::bad(
+            "Mismatch.RegionId",
+            format!(
+                "the endpoint and its service must be in the same region (R1); {r} is not served here"
+            ),
+        ));
     }
-    if let Some(t) = p.opt("EndpointType") {
-        if t != "Interface" {
-            return Err(ApiError::illegal("EndpointType", format!("{t:?}: only Interface endpoints exist here")));
-        }
+    if let Some(t) = p.opt("EndpointType")
+        && t != "Interface"
+    {
+        return Err(ApiError::illegal(
+            "EndpointType",
+            format!("{t:?}: only Interface endpoints exist here"),
+        ));
     }
     let vpc = p.req("VpcId")?.to_owned();
     let service_id = p.opt("ServiceId").map(str::to_owned);
@@ -575,7 +701,11 @@ async fn create_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
     if service_id.is_none() && service_name.is_none() {
         return Err(ApiError::missing("ServiceId"));
     }
-    let zones = p.objects("Zone").iter().map(|z| zone_spec(z, "ip")).collect::<Result<Vec<_>, _>>()?;
+    let zones = p
+        .objects("Zone")
+        .iter()
+        .map(|z| zone_spec(z, "ip"))
+        .collect::<Result<Vec<_>, _>>()?;
     let req = CreateEndpoint {
         service_id,
         service_name,
@@ -592,7 +722,14 @@ async fn create_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
         let e = &t.endpoints[&id];
         let mut v = endpoint_json(ctx.inv, t, e);
         if let Value::Object(m) = &mut v {
-            for k in ["EndpointType", "Payer", "ProtectedEnabled", "RegionId", "ResourceOwner", "ZonePrivateIpAddressCount"] {
+            for k in [
+                "EndpointType",
+                "Payer",
+                "ProtectedEnabled",
+                "RegionId",
+                "ResourceOwner",
+                "ZonePrivateIpAddressCount",
+            ] {
                 m.remove(k);
             }
         }
@@ -610,13 +747,23 @@ async fn update_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
         zone_affinity: p.bool("ZoneAffinityEnabled")?,
         ip_version: ip_version(p)?,
     };
-    write(api, caller, "UpdateVpcEndpointAttribute", p, move |t, ctx| t.update_endpoint(ctx, &id, up).map(|()| empty())).await
+    write(
+        api,
+        caller,
+        "UpdateVpcEndpointAttribute",
+        p,
+        move |t, ctx| t.update_endpoint(ctx, &id, up).map(|()| empty()),
+    )
+    .await
 }
 
 async fn delete_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let id = p.req("EndpointId")?.to_owned();
-    write(api, caller, "DeleteVpcEndpoint", p, move |t, ctx| t.delete_endpoint(ctx, &id).map(|()| empty())).await
+    write(api, caller, "DeleteVpcEndpoint", p, move |t, ctx| {
+        t.delete_endpoint(ctx, &id).map(|()| empty())
+    })
+    .await
 }
 
 fn get_endpoint(api: &Api, caller: Uid, p: &Params) -> Out {
@@ -662,14 +809,24 @@ async fn add_zone(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let id = p.req("EndpointId")?.to_owned();
     let z = zone_spec(p, "ip")?;
-    write(api, caller, "AddZoneToVpcEndpoint", p, move |t, ctx| t.add_zone(ctx, &id, z).map(|()| empty())).await
+    write(api, caller, "AddZoneToVpcEndpoint", p, move |t, ctx| {
+        t.add_zone(ctx, &id, z).map(|()| empty())
+    })
+    .await
 }
 
 async fn remove_zone(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let id = p.req("EndpointId")?.to_owned();
     let zone = p.req("ZoneId")?.to_owned();
-    write(api, caller, "RemoveZoneFromVpcEndpoint", p, move |t, ctx| t.remove_zone(ctx, &id, &zone).map(|()| empty())).await
+    write(
+        api,
+        caller,
+        "RemoveZoneFromVpcEndpoint",
+        p,
+        move |t, ctx| t.remove_zone(ctx, &id, &zone).map(|()| empty()),
+    )
+    .await
 }
 
 fn list_zones(api: &Api, caller: Uid, p: &Params) -> Out {
@@ -702,9 +859,18 @@ async fn sg_op(api: &Api, caller: Uid, p: &Params, attach: bool) -> Out {
     region(api, p, false)?;
     let id = p.req("EndpointId")?.to_owned();
     let sg = p.req("SecurityGroupId")?.to_owned();
-    let action = if attach { "AttachSecurityGroupToVpcEndpoint" } else { "DetachSecurityGroupFromVpcEndpoint" };
+    let action = if attach {
+        "AttachSecurityGroupToVpcEndpoint"
+    } else {
+        "DetachSecurityGroupFromVpcEndpoint"
+    };
     write(api, caller, action, p, move |t, ctx| {
-        if attach { t.attach_security_group(ctx, &id, &sg) } else { t.detach_security_group(ctx, &id, &sg) }.map(|()| empty())
+        if attach {
+            t.attach_security_group(ctx, &id, &sg)
+        } else {
+            t.detach_security_group(ctx, &id, &sg)
+        }
+        .map(|()| empty())
     })
     .await
 }
@@ -726,37 +892,57 @@ fn list_sgs(api: &Api, caller: Uid, p: &Params) -> Out {
 // ------------------------------------------------------------------ connections
 
 fn svc_ep(p: &Params) -> Result<(String, String), ApiError> {
-    Ok((p.req("ServiceId")?.to_owned(), p.req("EndpointId")?.to_owned()))
+    Ok((
+        p.req("ServiceId")?.to_owned(),
+        p.req("EndpointId")?.to_owned(),
+    ))
 }
 
 async fn enable_connection(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let (svc, ep) = svc_ep(p)?;
     let bw = p.u32("Bandwidth")?;
-    write(api, caller, "EnableVpcEndpointConnection", p, move |t, ctx| {
-        t.enable_connection(ctx, &svc, &ep, bw).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "EnableVpcEndpointConnection",
+        p,
+        move |t, ctx| t.enable_connection(ctx, &svc, &ep, bw).map(|()| empty()),
+    )
     .await
 }
 
 async fn disable_connection(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let (svc, ep) = svc_ep(p)?;
-    write(api, caller, "DisableVpcEndpointConnection", p, move |t, ctx| t.disable_connection(ctx, &svc, &ep).map(|()| empty())).await
+    write(
+        api,
+        caller,
+        "DisableVpcEndpointConnection",
+        p,
+        move |t, ctx| t.disable_connection(ctx, &svc, &ep).map(|()| empty()),
+    )
+    .await
 }
 
 async fn update_connection(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let (svc, ep) = svc_ep(p)?;
     let bw = p.u32("Bandwidth")?;
-    write(api, caller, "UpdateVpcEndpointConnectionAttribute", p, move |t, ctx| {
-        match bw {
-            Some(b) => t.update_connection(ctx, &svc, &ep, b),
-            // Nothing to change; still authorise and report a missing connection.
-            None => t.connection_exists(ctx, &svc, &ep),
-        }
-        .map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "UpdateVpcEndpointConnectionAttribute",
+        p,
+        move |t, ctx| {
+            match bw {
+                Some(b) => t.update_connection(ctx, &svc, &ep, b),
+                // Nothing to change; still authorise and report a missing connection.
+                None => t.connection_exists(ctx, &svc, &ep),
+            }
+            .map(|()| empty())
+        },
+    )
     .await
 }
 
@@ -778,18 +964,37 @@ fn list_connections(api: &Api, caller: Uid, p: &Params) -> Out {
     let mut eps: Vec<&Endpoint> = t
         .endpoints
         .values()
-        .filter(|e| t.services.get(&e.service_id).is_some_and(|s| s.owner == caller))
+        .filter(|e| {
+            t.services
+                .get(&e.service_id)
+                .is_some_and(|s| s.owner == caller)
+        })
         .filter(|e| e.connection != ConnectionStatus::ServiceDeleted)
         .filter(|e| f_svc.is_none_or(|x| e.service_id == x))
         .filter(|e| f_ep.is_none_or(|x| e.id == x))
         .filter(|e| f_owner.is_none_or(|x| e.owner == x))
         .filter(|e| f_status.is_none_or(|x| e.connection.as_str() == x))
-        .filter(|e| f_res.is_none_or(|x| e.zones.values().any(|z| z.resource_id.as_deref() == Some(x))))
-        .filter(|e| f_rres.is_none_or(|x| e.zones.values().any(|z| z.replaced.as_ref().is_some_and(|r| r.resource_id == x))))
+        .filter(|e| {
+            f_res.is_none_or(|x| {
+                e.zones
+                    .values()
+                    .any(|z| z.resource_id.as_deref() == Some(x))
+            })
+        })
+        .filter(|e| {
+            f_rres.is_none_or(|x| {
+                e.zones
+                    .values()
+                    .any(|z| z.replaced.as_ref().is_some_and(|r| r.resource_id == x))
+            })
+        })
         .filter(|e| f_eni.is_none_or(|x| e.zones.values().any(|z| z.eni.id == x)))
         .collect();
     eps.sort_by_key(|e| e.seq);
-    let items = eps.into_iter().map(|e| connection_json(inv, &t, e)).collect();
+    let items = eps
+        .into_iter()
+        .map(|e| connection_json(inv, &t, e))
+        .collect();
     paged(items, "Connections", pg, Some(true))
 }
 
@@ -797,7 +1002,14 @@ async fn enable_zone(api: &Api, caller: Uid, p: &Params) -> Out {
     region(api, p, false)?;
     let (svc, ep) = svc_ep(p)?;
     let zone = p.req("ZoneId")?.to_owned();
-    write(api, caller, "EnableVpcEndpointZoneConnection", p, move |t, ctx| t.enable_zone(ctx, &svc, &ep, &zone).map(|()| empty())).await
+    write(
+        api,
+        caller,
+        "EnableVpcEndpointZoneConnection",
+        p,
+        move |t, ctx| t.enable_zone(ctx, &svc, &ep, &zone).map(|()| empty()),
+    )
+    .await
 }
 
 async fn disable_zone(api: &Api, caller: Uid, p: &Params) -> Out {
@@ -805,9 +1017,16 @@ async fn disable_zone(api: &Api, caller: Uid, p: &Params) -> Out {
     let (svc, ep) = svc_ep(p)?;
     let zone = p.req("ZoneId")?.to_owned();
     let replaced = p.bool("ReplacedResource")?.unwrap_or(false);
-    write(api, caller, "DisableVpcEndpointZoneConnection", p, move |t, ctx| {
-        t.disable_zone(ctx, &svc, &ep, &zone, replaced).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "DisableVpcEndpointZoneConnection",
+        p,
+        move |t, ctx| {
+            t.disable_zone(ctx, &svc, &ep, &zone, replaced)
+                .map(|()| empty())
+        },
+    )
     .await
 }
 
@@ -824,16 +1043,33 @@ async fn update_zone_resource(api: &Api, caller: Uid, p: &Params) -> Out {
         (Some("Manual") | None, Some(r)) => Allocation::Manual(r),
         (Some("Manual"), None) => return Err(ApiError::missing("ResourceId")),
         (None, None) => return Err(ApiError::missing("ResourceAllocateMode")),
-        (Some(o), _) => return Err(ApiError::illegal("ResourceAllocateMode", format!("{o:?} is not Auto or Manual"))),
+        (Some(o), _) => {
+            return Err(ApiError::illegal(
+                "ResourceAllocateMode",
+                format!("{o:?} is not Auto or Manual"),
+            ));
+        }
     };
     let replace = match p.opt("ResourceReplaceMode") {
         None => None,
         Some("Graceful") => Some(ReplaceMode::Graceful),
         Some("Force") => Some(ReplaceMode::Force),
-        Some(o) => return Err(ApiError::illegal("ResourceReplaceMode", format!("{o:?} is not Graceful or Force"))),
+        Some(o) => {
+            return Err(ApiError::illegal(
+                "ResourceReplaceMode",
+                format!("{o:?} is not Graceful or Force"),
+            ));
+        }
     };
-    write(api, caller, "UpdateVpcEndpointZoneConnectionResourceAttribute", p, move |t, ctx| {
-        t.update_zone_resource(ctx, &svc, &ep, &zone, allocation, replace).map(|()| empty())
-    })
+    write(
+        api,
+        caller,
+        "UpdateVpcEndpointZoneConnectionResourceAttribute",
+        p,
+        move |t, ctx| {
+            t.update_zone_resource(ctx, &svc, &ep, &zone, allocation, replace)
+                .map(|()| empty())
+        },
+    )
     .await
 }

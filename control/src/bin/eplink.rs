@@ -9,7 +9,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use eplink_control::cli::{Cli, run};
 use eplink_control::inspect::cli::{self as dp, DpCli};
 
-const DP_HELP: &str = "Dataplane inspection (reads the pinned BPF maps; works with the daemon down):
+const DP_HELP: &str =
+    "Dataplane inspection (reads the pinned BPF maps; works with the daemon down):
   eplink dp maps|enis|flows|stats|top|metrics    see `eplink dp --help`";
 
 fn main() {

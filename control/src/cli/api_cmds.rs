@@ -20,8 +20,13 @@ pub struct ResAtZone {
 }
 
 fn res_at_zone(s: &str) -> Result<ResAtZone, String> {
-    let (id, zone) = s.split_once('@').ok_or_else(|| format!("{s:?}: expected RESOURCE@ZONE, e.g. nlb-prov1@cn-hangzhou-a"))?;
-    Ok(ResAtZone { id: id.into(), zone: zone.into() })
+    let (id, zone) = s
+        .split_once('@')
+        .ok_or_else(|| format!("{s:?}: expected RESOURCE@ZONE, e.g. nlb-prov1@cn-hangzhou-a"))?;
+    Ok(ResAtZone {
+        id: id.into(),
+        zone: zone.into(),
+    })
 }
 
 /// An endpoint zone, written `ZONE:VSWITCH[:IP]`.
@@ -38,10 +43,14 @@ pub struct ZoneArg {
 fn zone_arg(s: &str) -> Result<ZoneArg, String> {
     let mut it = s.splitn(3, ':');
     match (it.next(), it.next(), it.next()) {
-        (Some(z), Some(v), ip) if !z.is_empty() && !v.is_empty() => {
-            Ok(ZoneArg { zone: z.into(), vswitch: v.into(), ip: ip.map(str::to_owned) })
-        }
-        _ => Err(format!("{s:?}: expected ZONE:VSWITCH[:IP], e.g. cn-hangzhou-a:vsw-c1a")),
+        (Some(z), Some(v), ip) if !z.is_empty() && !v.is_empty() => Ok(ZoneArg {
+            zone: z.into(),
+            vswitch: v.into(),
+            ip: ip.map(str::to_owned),
+        }),
+        _ => Err(format!(
+            "{s:?}: expected ZONE:VSWITCH[:IP], e.g. cn-hangzhou-a:vsw-c1a"
+        )),
     }
 }
 
@@ -110,6 +119,7 @@ pub enum ServiceCmd {
 
 /// `eplink service create` arguments.
 #[derive(Debug, Args)]
+#[expect(clippy::struct_excessive_bools, reason = "one flag per API boolean")]
 pub struct CreateServiceArgs {
     /// Resource type.
     #[arg(long = "type", value_enum)]
@@ -381,7 +391,12 @@ pub struct CreateEndpointArgs {
 }
 
 /// Every page of a list call.
-fn all_pages(c: &Client, action: &str, params: &P, key: &str) -> Result<(Value, Vec<Value>), CliError> {
+fn all_pages(
+    c: &Client,
+    action: &str,
+    params: &P,
+    key: &str,
+) -> Result<(Value, Vec<Value>), CliError> {
     let mut items = Vec::new();
     let mut token = String::new();
     let mut last;
@@ -393,7 +408,7 @@ fn all_pages(c: &Client, action: &str, params: &P, key: &str) -> Result<(Value, 
         }
         last = c.call(action, &p)?;
         items.extend(last[key].as_array().cloned().unwrap_or_default());
-        token = last["NextToken"].as_str().unwrap_or_default().to_owned();
+        last["NextToken"].as_str().unwrap_or_default().clone_into(&mut token);
         if token.is_empty() {
             break;
         }
@@ -407,15 +422,27 @@ fn tf(b: bool) -> String {
 }
 
 /// `eplink service …`
-pub fn service(c: &Client, out: &Output, cmd: &ServiceCmd) -> R {
+#[expect(clippy::too_many_lines, reason = "one arm per subcommand")]
+pub fn service(c: &Client, out: Output, cmd: &ServiceCmd) -> R {
     match cmd {
         ServiceCmd::Create(a) => {
             let mut p: P = vec![
                 ("ServiceResourceType", a.rtype.api().into()),
                 ("AutoAcceptEnabled", tf(a.auto_accept)),
                 ("ZoneAffinityEnabled", tf(a.zone_affinity)),
-                ("AddressIpVersion", if a.dual_stack { "DualStack" } else { "IPv4" }.into()),
-                ("Payer", if a.provider_pays { "EndpointService" } else { "Endpoint" }.into()),
+                (
+                    "AddressIpVersion",
+                    if a.dual_stack { "DualStack" } else { "IPv4" }.into(),
+                ),
+                (
+                    "Payer",
+                    if a.provider_pays {
+                        "EndpointService"
+                    } else {
+                        "Endpoint"
+                    }
+                    .into(),
+                ),
             ];
             if let Some(d) = &a.description {
                 p.push(("ServiceDescription", d.clone()));
@@ -424,44 +451,78 @@ pub fn service(c: &Client, out: &Output, cmd: &ServiceCmd) -> R {
             for (i, r) in a.resources.iter().enumerate() {
                 let n = i + 1;
                 extra.push((format!("Resource.{n}.ResourceId"), r.id.clone()));
-                extra.push((format!("Resource.{n}.ResourceType"), a.rtype.api().to_owned()));
+                extra.push((
+                    format!("Resource.{n}.ResourceType"),
+                    a.rtype.api().to_owned(),
+                ));
                 extra.push((format!("Resource.{n}.ZoneId"), r.zone.clone()));
             }
             let v = call_with(c, "CreateVpcEndpointService", &p, &extra)?;
-            out.done(&v, &format!("{}\t{}", v["ServiceId"].as_str().unwrap_or(""), v["ServiceName"].as_str().unwrap_or("")));
+            out.done(
+                &v,
+                &format!(
+                    "{}\t{}",
+                    v["ServiceId"].as_str().unwrap_or(""),
+                    v["ServiceName"].as_str().unwrap_or("")
+                ),
+            );
         }
         ServiceCmd::List => {
             let (raw, items) = all_pages(c, "ListVpcEndpointServices", &vec![], "Services")?;
-            out.list(&raw, &items, &[
-                ("SERVICE", "ServiceId"),
-                ("TYPE", "ServiceResourceType"),
-                ("STATUS", "ServiceStatus"),
-                ("AUTO-ACCEPT", "AutoAcceptEnabled"),
-                ("IP", "AddressIpVersion"),
-                ("PAYER", "Payer"),
-                ("NAME", "ServiceName"),
-            ]);
+            out.list(
+                &raw,
+                &items,
+                &[
+                    ("SERVICE", "ServiceId"),
+                    ("TYPE", "ServiceResourceType"),
+                    ("STATUS", "ServiceStatus"),
+                    ("AUTO-ACCEPT", "AutoAcceptEnabled"),
+                    ("IP", "AddressIpVersion"),
+                    ("PAYER", "Payer"),
+                    ("NAME", "ServiceName"),
+                ],
+            );
         }
         ServiceCmd::Available => {
-            let (raw, items) = all_pages(c, "ListVpcEndpointServicesByEndUser", &vec![], "Services")?;
-            out.list(&raw, &items, &[
-                ("SERVICE", "ServiceId"),
-                ("TYPE", "ServiceResourceType"),
-                ("ZONES", "Zones"),
-                ("IP", "AddressIpVersion"),
-                ("NAME", "ServiceName"),
-            ]);
+            let (raw, items) =
+                all_pages(c, "ListVpcEndpointServicesByEndUser", &vec![], "Services")?;
+            out.list(
+                &raw,
+                &items,
+                &[
+                    ("SERVICE", "ServiceId"),
+                    ("TYPE", "ServiceResourceType"),
+                    ("ZONES", "Zones"),
+                    ("IP", "AddressIpVersion"),
+                    ("NAME", "ServiceName"),
+                ],
+            );
         }
         ServiceCmd::Show { service } => {
-            let v = c.call("GetVpcEndpointServiceAttribute", &[("ServiceId", service.clone())])?;
+            let v = c.call(
+                "GetVpcEndpointServiceAttribute",
+                &[("ServiceId", service.clone())],
+            )?;
             out.object(&v);
             if !out.json {
                 println!();
-                let (raw, items) = all_pages(c, "ListVpcEndpointServiceResources", &vec![("ServiceId", service.clone())], "Resources")?;
+                let (raw, items) = all_pages(
+                    c,
+                    "ListVpcEndpointServiceResources",
+                    &vec![("ServiceId", service.clone())],
+                    "Resources",
+                )?;
                 out.list(&raw, &items, &resource_columns());
                 println!();
-                let (raw, items) =
-                    all_pages(c, "ListVpcEndpointServiceUsers", &vec![("ServiceId", service.clone()), ("UserListType", "UserARNs".into())], "UserARNs")?;
+                let (raw, items) = all_pages(
+                    c,
+                    "ListVpcEndpointServiceUsers",
+                    &vec![
+                        ("ServiceId", service.clone()),
+                        ("UserListType", "UserARNs".into()),
+                    ],
+                    "UserARNs",
+                )?;
                 out.list(&raw, &items, &[("WHITELIST", "UserARN")]);
             }
         }
@@ -483,14 +544,22 @@ pub fn service(c: &Client, out: &Output, cmd: &ServiceCmd) -> R {
             out.done(&v, &format!("updated {}", a.service));
         }
         ServiceCmd::Delete { service } => {
-            let v = c.call("DeleteVpcEndpointService", &[("ServiceId", service.clone())])?;
+            let v = c.call(
+                "DeleteVpcEndpointService",
+                &[("ServiceId", service.clone())],
+            )?;
             out.done(&v, &format!("deleted {service}"));
         }
     }
     Ok(())
 }
 
-fn call_with(c: &Client, action: &str, p: &P, extra: &[(String, String)]) -> Result<Value, CliError> {
+fn call_with(
+    c: &Client,
+    action: &str,
+    p: &P,
+    extra: &[(String, String)],
+) -> Result<Value, CliError> {
     let mut all: Vec<(&str, String)> = p.iter().map(|(k, v)| (*k, v.clone())).collect();
     all.extend(extra.iter().map(|(k, v)| (k.as_str(), v.clone())));
     Ok(c.call(action, &all)?)
@@ -508,14 +577,21 @@ fn resource_columns() -> [(&'static str, &'static str); 6] {
 }
 
 fn user_params(user: &str) -> P {
-    if user == "*" { vec![("UserARN", "*".into())] } else { vec![("UserId", user.into())] }
+    if user == "*" {
+        vec![("UserARN", "*".into())]
+    } else {
+        vec![("UserId", user.into())]
+    }
 }
 
 /// `eplink whitelist …`
-pub fn whitelist(c: &Client, out: &Output, cmd: &WhitelistCmd) -> R {
+pub fn whitelist(c: &Client, out: Output, cmd: &WhitelistCmd) -> R {
     match cmd {
         WhitelistCmd::List { service } => {
-            let p = vec![("ServiceId", service.clone()), ("UserListType", "UserARNs".into())];
+            let p = vec![
+                ("ServiceId", service.clone()),
+                ("UserListType", "UserARNs".into()),
+            ];
             let (raw, items) = all_pages(c, "ListVpcEndpointServiceUsers", &p, "UserARNs")?;
             out.list(&raw, &items, &[("ENTRY", "UserARN")]);
         }
@@ -536,45 +612,71 @@ pub fn whitelist(c: &Client, out: &Output, cmd: &WhitelistCmd) -> R {
 }
 
 /// `eplink resource …`
-pub fn resource(c: &Client, out: &Output, cmd: &ResourceCmd) -> R {
+pub fn resource(c: &Client, out: Output, cmd: &ResourceCmd) -> R {
     match cmd {
         ResourceCmd::List { service } => {
-            let (raw, items) = all_pages(c, "ListVpcEndpointServiceResources", &vec![("ServiceId", service.clone())], "Resources")?;
+            let (raw, items) = all_pages(
+                c,
+                "ListVpcEndpointServiceResources",
+                &vec![("ServiceId", service.clone())],
+                "Resources",
+            )?;
             out.list(&raw, &items, &resource_columns());
         }
         ResourceCmd::Attach { service, resource } => {
-            let v = c.call("AttachResourceToVpcEndpointService", &[
-                ("ServiceId", service.clone()),
-                ("ResourceId", resource.id.clone()),
-                ("ResourceType", type_of(&resource.id).into()),
-                ("ZoneId", resource.zone.clone()),
-            ])?;
+            let v = c.call(
+                "AttachResourceToVpcEndpointService",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("ResourceId", resource.id.clone()),
+                    ("ResourceType", type_of(&resource.id).into()),
+                    ("ZoneId", resource.zone.clone()),
+                ],
+            )?;
             out.done(&v, &format!("attached {}@{}", resource.id, resource.zone));
         }
         ResourceCmd::Detach { service, resource } => {
-            let v = c.call("DetachResourceFromVpcEndpointService", &[
-                ("ServiceId", service.clone()),
-                ("ResourceId", resource.id.clone()),
-                ("ResourceType", type_of(&resource.id).into()),
-                ("ZoneId", resource.zone.clone()),
-            ])?;
+            let v = c.call(
+                "DetachResourceFromVpcEndpointService",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("ResourceId", resource.id.clone()),
+                    ("ResourceType", type_of(&resource.id).into()),
+                    ("ZoneId", resource.zone.clone()),
+                ],
+            )?;
             out.done(&v, &format!("detached {}@{}", resource.id, resource.zone));
         }
-        ResourceCmd::AutoAllocate { service, resource, enabled } => {
-            let v = c.call("UpdateVpcEndpointServiceResourceAttribute", &[
-                ("ServiceId", service.clone()),
-                ("ResourceId", resource.id.clone()),
-                ("ZoneId", resource.zone.clone()),
-                ("AutoAllocatedEnabled", tf(*enabled)),
-            ])?;
-            out.done(&v, &format!("{}@{} auto-allocate {}", resource.id, resource.zone, if *enabled { "on" } else { "off" }));
+        ResourceCmd::AutoAllocate {
+            service,
+            resource,
+            enabled,
+        } => {
+            let v = c.call(
+                "UpdateVpcEndpointServiceResourceAttribute",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("ResourceId", resource.id.clone()),
+                    ("ZoneId", resource.zone.clone()),
+                    ("AutoAllocatedEnabled", tf(*enabled)),
+                ],
+            )?;
+            out.done(
+                &v,
+                &format!(
+                    "{}@{} auto-allocate {}",
+                    resource.id,
+                    resource.zone,
+                    if *enabled { "on" } else { "off" }
+                ),
+            );
         }
     }
     Ok(())
 }
 
 /// `eplink connection …`
-pub fn connection(c: &Client, out: &Output, cmd: &ConnectionCmd) -> R {
+pub fn connection(c: &Client, out: Output, cmd: &ConnectionCmd) -> R {
     match cmd {
         ConnectionCmd::List { service } => {
             let p: P = service.iter().map(|s| ("ServiceId", s.clone())).collect();
@@ -601,13 +703,33 @@ pub fn connection(c: &Client, out: &Output, cmd: &ConnectionCmd) -> R {
                     ]);
                 }
             }
-            print!("{}", super::output::table(
-                &["SERVICE", "ENDPOINT", "OWNER", "CONNECTION", "MBPS", "ZONE", "ZONE-STATE", "RESOURCE", "REPLACED"],
-                &rows,
-            ));
+            print!(
+                "{}",
+                super::output::table(
+                    &[
+                        "SERVICE",
+                        "ENDPOINT",
+                        "OWNER",
+                        "CONNECTION",
+                        "MBPS",
+                        "ZONE",
+                        "ZONE-STATE",
+                        "RESOURCE",
+                        "REPLACED"
+                    ],
+                    &rows,
+                )
+            );
         }
-        ConnectionCmd::Allow { service, endpoint, bandwidth } => {
-            let mut p: P = vec![("ServiceId", service.clone()), ("EndpointId", endpoint.clone())];
+        ConnectionCmd::Allow {
+            service,
+            endpoint,
+            bandwidth,
+        } => {
+            let mut p: P = vec![
+                ("ServiceId", service.clone()),
+                ("EndpointId", endpoint.clone()),
+            ];
             if let Some(b) = bandwidth {
                 p.push(("Bandwidth", b.to_string()));
             }
@@ -615,15 +737,28 @@ pub fn connection(c: &Client, out: &Output, cmd: &ConnectionCmd) -> R {
             out.done(&v, &format!("allowed {endpoint}"));
         }
         ConnectionCmd::Reject { service, endpoint } => {
-            let v = c.call("DisableVpcEndpointConnection", &[("ServiceId", service.clone()), ("EndpointId", endpoint.clone())])?;
+            let v = c.call(
+                "DisableVpcEndpointConnection",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("EndpointId", endpoint.clone()),
+                ],
+            )?;
             out.done(&v, &format!("disconnected {endpoint}"));
         }
-        ConnectionCmd::Bandwidth { service, endpoint, mbps } => {
-            let v = c.call("UpdateVpcEndpointConnectionAttribute", &[
-                ("ServiceId", service.clone()),
-                ("EndpointId", endpoint.clone()),
-                ("Bandwidth", mbps.to_string()),
-            ])?;
+        ConnectionCmd::Bandwidth {
+            service,
+            endpoint,
+            mbps,
+        } => {
+            let v = c.call(
+                "UpdateVpcEndpointConnectionAttribute",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("EndpointId", endpoint.clone()),
+                    ("Bandwidth", mbps.to_string()),
+                ],
+            )?;
             out.done(&v, &format!("{endpoint}: {mbps} Mbps per zone ENI"));
         }
     }
@@ -631,27 +766,62 @@ pub fn connection(c: &Client, out: &Output, cmd: &ConnectionCmd) -> R {
 }
 
 /// `eplink zone-connection …`
-pub fn zone_connection(c: &Client, out: &Output, cmd: &ZoneConnectionCmd) -> R {
+pub fn zone_connection(c: &Client, out: Output, cmd: &ZoneConnectionCmd) -> R {
     match cmd {
-        ZoneConnectionCmd::Disable { service, endpoint, zone, replaced } => {
-            let v = c.call("DisableVpcEndpointZoneConnection", &[
-                ("ServiceId", service.clone()),
-                ("EndpointId", endpoint.clone()),
-                ("ZoneId", zone.clone()),
-                ("ReplacedResource", tf(*replaced)),
-            ])?;
-            out.done(&v, &format!("{endpoint} {zone}: {}", if *replaced { "old path dropped" } else { "disconnected" }));
+        ZoneConnectionCmd::Disable {
+            service,
+            endpoint,
+            zone,
+            replaced,
+        } => {
+            let v = c.call(
+                "DisableVpcEndpointZoneConnection",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("EndpointId", endpoint.clone()),
+                    ("ZoneId", zone.clone()),
+                    ("ReplacedResource", tf(*replaced)),
+                ],
+            )?;
+            out.done(
+                &v,
+                &format!(
+                    "{endpoint} {zone}: {}",
+                    if *replaced {
+                        "old path dropped"
+                    } else {
+                        "disconnected"
+                    }
+                ),
+            );
         }
-        ZoneConnectionCmd::Enable { service, endpoint, zone } => {
-            let v = c.call("EnableVpcEndpointZoneConnection", &[
-                ("ServiceId", service.clone()),
-                ("EndpointId", endpoint.clone()),
-                ("ZoneId", zone.clone()),
-            ])?;
+        ZoneConnectionCmd::Enable {
+            service,
+            endpoint,
+            zone,
+        } => {
+            let v = c.call(
+                "EnableVpcEndpointZoneConnection",
+                &[
+                    ("ServiceId", service.clone()),
+                    ("EndpointId", endpoint.clone()),
+                    ("ZoneId", zone.clone()),
+                ],
+            )?;
             out.done(&v, &format!("{endpoint} {zone}: connected"));
         }
-        ZoneConnectionCmd::Allocate { service, endpoint, zone, resource, replace } => {
-            let mut p: P = vec![("ServiceId", service.clone()), ("EndpointId", endpoint.clone()), ("ZoneId", zone.clone())];
+        ZoneConnectionCmd::Allocate {
+            service,
+            endpoint,
+            zone,
+            resource,
+            replace,
+        } => {
+            let mut p: P = vec![
+                ("ServiceId", service.clone()),
+                ("EndpointId", endpoint.clone()),
+                ("ZoneId", zone.clone()),
+            ];
             match resource {
                 Some(r) => {
                     p.push(("ResourceAllocateMode", "Manual".into()));
@@ -664,17 +834,31 @@ pub fn zone_connection(c: &Client, out: &Output, cmd: &ZoneConnectionCmd) -> R {
                 if resource.is_none() {
                     return Err(CliError::Usage("--replace needs --resource".into()));
                 }
-                p.push(("ResourceReplaceMode", match m { ReplaceArg::Graceful => "Graceful", ReplaceArg::Force => "Force" }.into()));
+                p.push((
+                    "ResourceReplaceMode",
+                    match m {
+                        ReplaceArg::Graceful => "Graceful",
+                        ReplaceArg::Force => "Force",
+                    }
+                    .into(),
+                ));
             }
             let v = c.call("UpdateVpcEndpointZoneConnectionResourceAttribute", &p)?;
-            out.done(&v, &format!("{endpoint} {zone}: allocation {}", resource.as_deref().unwrap_or("auto")));
+            out.done(
+                &v,
+                &format!(
+                    "{endpoint} {zone}: allocation {}",
+                    resource.as_deref().unwrap_or("auto")
+                ),
+            );
         }
     }
     Ok(())
 }
 
 /// `eplink endpoint …`
-pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
+#[expect(clippy::too_many_lines, reason = "one arm per subcommand")]
+pub fn endpoint(c: &Client, out: Output, cmd: &EndpointCmd) -> R {
     match cmd {
         EndpointCmd::Create(a) => {
             let mut p: P = vec![("VpcId", a.vpc.clone())];
@@ -687,7 +871,10 @@ pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
             if let Some(n) = &a.name {
                 p.push(("EndpointName", n.clone()));
             }
-            p.push(("AddressIpVersion", if a.dual_stack { "DualStack" } else { "IPv4" }.into()));
+            p.push((
+                "AddressIpVersion",
+                if a.dual_stack { "DualStack" } else { "IPv4" }.into(),
+            ));
             p.push(("ZoneAffinityEnabled", tf(a.zone_affinity)));
             let mut extra = Vec::new();
             for (i, sg) in a.sgs.iter().enumerate() {
@@ -702,47 +889,82 @@ pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
                 }
             }
             let v = call_with(c, "CreateVpcEndpoint", &p, &extra)?;
-            out.done(&v, &format!(
-                "{}\t{}\t{}",
-                v["EndpointId"].as_str().unwrap_or(""),
-                v["ConnectionStatus"].as_str().unwrap_or(""),
-                v["EndpointDomain"].as_str().unwrap_or("")
-            ));
+            out.done(
+                &v,
+                &format!(
+                    "{}\t{}\t{}",
+                    v["EndpointId"].as_str().unwrap_or(""),
+                    v["ConnectionStatus"].as_str().unwrap_or(""),
+                    v["EndpointDomain"].as_str().unwrap_or("")
+                ),
+            );
         }
         EndpointCmd::List => {
             let (raw, items) = all_pages(c, "ListVpcEndpoints", &vec![], "Endpoints")?;
-            out.list(&raw, &items, &[
-                ("ENDPOINT", "EndpointId"),
-                ("NAME", "EndpointName"),
-                ("VPC", "VpcId"),
-                ("SERVICE", "ServiceId"),
-                ("STATUS", "EndpointStatus"),
-                ("CONNECTION", "ConnectionStatus"),
-                ("MBPS", "Bandwidth"),
-                ("DOMAIN", "EndpointDomain"),
-            ]);
+            out.list(
+                &raw,
+                &items,
+                &[
+                    ("ENDPOINT", "EndpointId"),
+                    ("NAME", "EndpointName"),
+                    ("VPC", "VpcId"),
+                    ("SERVICE", "ServiceId"),
+                    ("STATUS", "EndpointStatus"),
+                    ("CONNECTION", "ConnectionStatus"),
+                    ("MBPS", "Bandwidth"),
+                    ("DOMAIN", "EndpointDomain"),
+                ],
+            );
         }
         EndpointCmd::Show { endpoint } => {
-            let v = c.call("GetVpcEndpointAttribute", &[("EndpointId", endpoint.clone())])?;
+            let v = c.call(
+                "GetVpcEndpointAttribute",
+                &[("EndpointId", endpoint.clone())],
+            )?;
             out.object(&v);
             if !out.json {
                 println!();
-                let (raw, items) = all_pages(c, "ListVpcEndpointZones", &vec![("EndpointId", endpoint.clone())], "Zones")?;
-                out.list(&raw, &items, &[
-                    ("ZONE", "ZoneId"),
-                    ("ENI", "EniId"),
-                    ("ADDRESS", "EniIp"),
-                    ("IPV6", "ZoneIpv6Address"),
-                    ("VSWITCH", "VSwitchId"),
-                    ("STATE", "ZoneStatus"),
-                    ("DOMAIN", "ZoneDomain"),
-                ]);
+                let (raw, items) = all_pages(
+                    c,
+                    "ListVpcEndpointZones",
+                    &vec![("EndpointId", endpoint.clone())],
+                    "Zones",
+                )?;
+                out.list(
+                    &raw,
+                    &items,
+                    &[
+                        ("ZONE", "ZoneId"),
+                        ("ENI", "EniId"),
+                        ("ADDRESS", "EniIp"),
+                        ("IPV6", "ZoneIpv6Address"),
+                        ("VSWITCH", "VSwitchId"),
+                        ("STATE", "ZoneStatus"),
+                        ("DOMAIN", "ZoneDomain"),
+                    ],
+                );
                 println!();
-                let (raw, items) = all_pages(c, "ListVpcEndpointSecurityGroups", &vec![("EndpointId", endpoint.clone())], "SecurityGroups")?;
-                out.list(&raw, &items, &[("SECURITY GROUP", "SecurityGroupId"), ("STATUS", "SecurityGroupStatus")]);
+                let (raw, items) = all_pages(
+                    c,
+                    "ListVpcEndpointSecurityGroups",
+                    &vec![("EndpointId", endpoint.clone())],
+                    "SecurityGroups",
+                )?;
+                out.list(
+                    &raw,
+                    &items,
+                    &[
+                        ("SECURITY GROUP", "SecurityGroupId"),
+                        ("STATUS", "SecurityGroupStatus"),
+                    ],
+                );
             }
         }
-        EndpointCmd::Update { endpoint, name, description } => {
+        EndpointCmd::Update {
+            endpoint,
+            name,
+            description,
+        } => {
             let mut p: P = vec![("EndpointId", endpoint.clone())];
             if let Some(n) = name {
                 p.push(("EndpointName", n.clone()));
@@ -758,7 +980,11 @@ pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
             out.done(&v, &format!("deleted {endpoint}"));
         }
         EndpointCmd::AddZone { endpoint, zone } => {
-            let mut p: P = vec![("EndpointId", endpoint.clone()), ("ZoneId", zone.zone.clone()), ("VSwitchId", zone.vswitch.clone())];
+            let mut p: P = vec![
+                ("EndpointId", endpoint.clone()),
+                ("ZoneId", zone.zone.clone()),
+                ("VSwitchId", zone.vswitch.clone()),
+            ];
             if let Some(ip) = &zone.ip {
                 p.push(("ip", ip.clone()));
             }
@@ -766,15 +992,30 @@ pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
             out.done(&v, &format!("{endpoint}: zone {} added", zone.zone));
         }
         EndpointCmd::RemoveZone { endpoint, zone } => {
-            let v = c.call("RemoveZoneFromVpcEndpoint", &[("EndpointId", endpoint.clone()), ("ZoneId", zone.clone())])?;
+            let v = c.call(
+                "RemoveZoneFromVpcEndpoint",
+                &[("EndpointId", endpoint.clone()), ("ZoneId", zone.clone())],
+            )?;
             out.done(&v, &format!("{endpoint}: zone {zone} removed"));
         }
         EndpointCmd::AttachSg { endpoint, sg } => {
-            let v = c.call("AttachSecurityGroupToVpcEndpoint", &[("EndpointId", endpoint.clone()), ("SecurityGroupId", sg.clone())])?;
+            let v = c.call(
+                "AttachSecurityGroupToVpcEndpoint",
+                &[
+                    ("EndpointId", endpoint.clone()),
+                    ("SecurityGroupId", sg.clone()),
+                ],
+            )?;
             out.done(&v, &format!("{endpoint}: {sg} attached"));
         }
         EndpointCmd::DetachSg { endpoint, sg } => {
-            let v = c.call("DetachSecurityGroupFromVpcEndpoint", &[("EndpointId", endpoint.clone()), ("SecurityGroupId", sg.clone())])?;
+            let v = c.call(
+                "DetachSecurityGroupFromVpcEndpoint",
+                &[
+                    ("EndpointId", endpoint.clone()),
+                    ("SecurityGroupId", sg.clone()),
+                ],
+            )?;
             out.done(&v, &format!("{endpoint}: {sg} detached"));
         }
     }
@@ -782,15 +1023,26 @@ pub fn endpoint(c: &Client, out: &Output, cmd: &EndpointCmd) -> R {
 }
 
 /// `eplink regions`
-pub fn regions(c: &Client, out: &Output) -> R {
+pub fn regions(c: &Client, out: Output) -> R {
     let v = c.call("DescribeRegions", &[])?;
-    let items = v["Regions"]["Region"].as_array().cloned().unwrap_or_default();
-    out.list(&v, &items, &[("REGION", "RegionId"), ("NAME", "LocalName"), ("ENDPOINT", "RegionEndpoint")]);
+    let items = v["Regions"]["Region"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    out.list(
+        &v,
+        &items,
+        &[
+            ("REGION", "RegionId"),
+            ("NAME", "LocalName"),
+            ("ENDPOINT", "RegionEndpoint"),
+        ],
+    );
     Ok(())
 }
 
 /// `eplink zones`
-pub fn zones(c: &Client, out: &Output) -> R {
+pub fn zones(c: &Client, out: Output) -> R {
     let v = c.call("DescribeZones", &[])?;
     let items = v["Zones"]["Zone"].as_array().cloned().unwrap_or_default();
     out.list(&v, &items, &[("ZONE", "ZoneId"), ("NAME", "LocalName")]);

@@ -22,7 +22,9 @@ use crate::client::Client;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// No key id/secret anywhere.
-    #[error("no credentials: set EPLINK_ACCESS_KEY_ID and EPLINK_ACCESS_KEY_SECRET, or a profile in {0}")]
+    #[error(
+        "no credentials: set EPLINK_ACCESS_KEY_ID and EPLINK_ACCESS_KEY_SECRET, or a profile in {0}"
+    )]
     Missing(String),
     /// The file does not parse.
     #[error("credentials file {0}: {1}")]
@@ -66,26 +68,33 @@ fn config_path() -> PathBuf {
     if let Ok(p) = std::env::var("EPLINK_CONFIG") {
         return PathBuf::from(p);
     }
-    let base = std::env::var("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".config"));
+    let base = std::env::var("XDG_CONFIG_HOME").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".config"),
+        PathBuf::from,
+    );
     base.join("eplink").join("credentials.toml")
 }
 
 impl Config {
     /// Environment (`EPLINK_ACCESS_KEY_ID`, `EPLINK_ACCESS_KEY_SECRET`, `EPLINK_ENDPOINT`,
     /// `EPLINK_REGION`) over the profile; flags over both.
-    pub fn resolve(profile: Option<&str>, endpoint: Option<&str>, region: Option<&str>) -> Result<Self, ConfigError> {
+    pub fn resolve(
+        profile: Option<&str>,
+        endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         let path = config_path();
         let shown = path.display().to_string();
         let mut prof = Profile::default();
         if let Ok(text) = std::fs::read_to_string(&path) {
-            let mut all: BTreeMap<String, Profile> =
-                toml::from_str(&text).map_err(|e| ConfigError::Parse(shown.clone(), e.to_string()))?;
+            let mut all: BTreeMap<String, Profile> = toml::from_str(&text)
+                .map_err(|e| ConfigError::Parse(shown.clone(), e.to_string()))?;
             let name = profile.unwrap_or("default");
             match all.remove(name) {
                 Some(p) => prof = p,
-                None if profile.is_some() => return Err(ConfigError::NoProfile(name.into(), shown)),
+                None if profile.is_some() => {
+                    return Err(ConfigError::NoProfile(name.into(), shown));
+                }
                 None => {}
             }
         } else if let Some(name) = profile {
@@ -98,7 +107,10 @@ impl Config {
             return Err(ConfigError::Missing(shown));
         };
         Ok(Self {
-            endpoint: endpoint.map(str::to_owned).or(prof.endpoint).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            endpoint: endpoint
+                .map(str::to_owned)
+                .or(prof.endpoint)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
             key_id,
             secret,
             region: region.map(str::to_owned).or(prof.region),
@@ -111,10 +123,16 @@ impl Config {
             return Ok(Client::new(&self.endpoint, &self.key_id, &self.secret, r));
         }
         let probe = Client::new(&self.endpoint, &self.key_id, &self.secret, "");
-        let v = probe.call("DescribeRegions", &[]).map_err(ConfigError::Region)?;
-        let r = v["Regions"]["Region"][0]["RegionId"].as_str().ok_or_else(|| {
-            ConfigError::Region(crate::client::ClientError::Transport("DescribeRegions returned no region".into()))
-        })?;
+        let v = probe
+            .call("DescribeRegions", &[])
+            .map_err(ConfigError::Region)?;
+        let r = v["Regions"]["Region"][0]["RegionId"]
+            .as_str()
+            .ok_or_else(|| {
+                ConfigError::Region(crate::client::ClientError::Transport(
+                    "DescribeRegions returned no region".into(),
+                ))
+            })?;
         Ok(Client::new(&self.endpoint, &self.key_id, &self.secret, r))
     }
 }

@@ -9,7 +9,9 @@ pub mod output;
 
 use clap::{Parser, Subcommand};
 
-pub use api_cmds::{ConnectionCmd, EndpointCmd, ResourceCmd, ServiceCmd, WhitelistCmd, ZoneConnectionCmd};
+pub use api_cmds::{
+    ConnectionCmd, EndpointCmd, ResourceCmd, ServiceCmd, WhitelistCmd, ZoneConnectionCmd,
+};
 pub use config::{Config, ConfigError};
 
 use crate::client::ClientError;
@@ -43,7 +45,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "EPLINK_PROFILE")]
     pub profile: Option<String>,
     /// API endpoint `host:port` (overrides the profile).
-    #[arg(long = "endpoint", id = "api_endpoint", global = true, env = "EPLINK_ENDPOINT")]
+    #[arg(
+        long = "endpoint",
+        id = "api_endpoint",
+        global = true,
+        env = "EPLINK_ENDPOINT"
+    )]
     pub api_endpoint: Option<String>,
     /// Region (overrides the profile; default: the daemon's region).
     #[arg(long, global = true, env = "EPLINK_REGION")]
@@ -110,9 +117,13 @@ fn client_exit(e: &ClientError) -> i32 {
     match e {
         ClientError::Transport(_) => exit::UNAVAILABLE,
         ClientError::Api { status, code, .. } => match (*status, code.as_str()) {
-            (_, "InvalidAccessKeyId.NotFound" | "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidTimeStamp.Expired") => {
-                exit::AUTH
-            }
+            (
+                _,
+                "InvalidAccessKeyId.NotFound"
+                | "SignatureDoesNotMatch"
+                | "IncompleteSignature"
+                | "InvalidTimeStamp.Expired",
+            ) => exit::AUTH,
             (404, _) => exit::NOT_FOUND,
             (500.., _) => exit::UNAVAILABLE,
             _ => exit::REFUSED,
@@ -122,17 +133,21 @@ fn client_exit(e: &ClientError) -> i32 {
 
 /// Runs a parsed command line, printing to stdout. Returns the exit code.
 pub fn run(cli: &Cli) -> Result<(), CliError> {
-    let cfg = Config::resolve(cli.profile.as_deref(), cli.api_endpoint.as_deref(), cli.region.as_deref())?;
+    let cfg = Config::resolve(
+        cli.profile.as_deref(),
+        cli.api_endpoint.as_deref(),
+        cli.region.as_deref(),
+    )?;
     let client = cfg.client()?;
     let out = output::Output { json: cli.json };
     match &cli.command {
-        Command::Service(c) => api_cmds::service(&client, &out, c),
-        Command::Whitelist(c) => api_cmds::whitelist(&client, &out, c),
-        Command::Resource(c) => api_cmds::resource(&client, &out, c),
-        Command::Connection(c) => api_cmds::connection(&client, &out, c),
-        Command::ZoneConnection(c) => api_cmds::zone_connection(&client, &out, c),
-        Command::Endpoint(c) => api_cmds::endpoint(&client, &out, c),
-        Command::Regions => api_cmds::regions(&client, &out),
-        Command::Zones => api_cmds::zones(&client, &out),
+        Command::Service(c) => api_cmds::service(&client, out, c),
+        Command::Whitelist(c) => api_cmds::whitelist(&client, out, c),
+        Command::Resource(c) => api_cmds::resource(&client, out, c),
+        Command::Connection(c) => api_cmds::connection(&client, out, c),
+        Command::ZoneConnection(c) => api_cmds::zone_connection(&client, out, c),
+        Command::Endpoint(c) => api_cmds::endpoint(&client, out, c),
+        Command::Regions => api_cmds::regions(&client, out),
+        Command::Zones => api_cmds::zones(&client, out),
     }
 }

@@ -1,5 +1,7 @@
 //! CLI output: aligned tables by default, the API's JSON with `--json`.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 /// Output mode.
@@ -38,7 +40,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             if i + 1 == cells.len() {
                 s.push_str(c);
             } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                let _ = write!(s, "{c:<w$}  ", w = widths[i]);
             }
         }
         s.trim_end().to_owned()
@@ -54,19 +56,24 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 impl Output {
     /// Prints `items` (objects) as a table of `columns` (header, JSON key), or as JSON.
-    pub fn list(&self, raw: &Value, items: &[Value], columns: &[(&str, &str)]) {
+    pub fn list(self, raw: &Value, items: &[Value], columns: &[(&str, &str)]) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(raw).expect("JSON prints"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(raw).expect("JSON prints")
+            );
             return;
         }
         let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
-        let rows: Vec<Vec<String>> =
-            items.iter().map(|it| columns.iter().map(|(_, k)| cell(&it[*k])).collect()).collect();
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|it| columns.iter().map(|(_, k)| cell(&it[*k])).collect())
+            .collect();
         print!("{}", table(&headers, &rows));
     }
 
     /// Prints one object as `key  value` lines, or as JSON.
-    pub fn object(&self, v: &Value) {
+    pub fn object(self, v: &Value) {
         if self.json {
             println!("{}", serde_json::to_string_pretty(v).expect("JSON prints"));
             return;
@@ -82,7 +89,7 @@ impl Output {
     }
 
     /// Prints the outcome of a change.
-    pub fn done(&self, v: &Value, what: &str) {
+    pub fn done(self, v: &Value, what: &str) {
         if self.json {
             println!("{}", serde_json::to_string_pretty(v).expect("JSON prints"));
         } else {
@@ -97,7 +104,13 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let t = table(&["ID", "STATE"], &[vec!["ep-1".into(), "Connected".into()], vec!["ep-12345".into(), "Wait".into()]]);
+        let t = table(
+            &["ID", "STATE"],
+            &[
+                vec!["ep-1".into(), "Connected".into()],
+                vec!["ep-12345".into(), "Wait".into()],
+            ],
+        );
         assert_eq!(t, "ID        STATE\nep-1      Connected\nep-12345  Wait\n");
     }
 

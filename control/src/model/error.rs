@@ -7,7 +7,9 @@ pub enum ModelError {
     #[error("The specified endpoint service {0} does not exist.")]
     EndpointServiceNotFound(String),
     /// The caller is not in the service's whitelist.
-    #[error("The account is not authorized to use endpoint service {0}: it is not in the service's whitelist.")]
+    #[error(
+        "The account is not authorized to use endpoint service {0}: it is not in the service's whitelist."
+    )]
     EndpointServiceNotAuthorized(String),
     /// Endpoint connections still use the service or the resource.
     #[error("{0}")]
@@ -66,8 +68,12 @@ impl ModelError {
         match self {
             Self::EndpointServiceNotFound(_) => "EndpointServiceNotFound".into(),
             Self::EndpointServiceNotAuthorized(_) => "EndpointServiceNotAuthorized".into(),
-            Self::EndpointServiceConnectionDependence(_) => "EndpointServiceConnectionDependence".into(),
-            Self::EndpointServiceDependenceViolation(_) => "EndpointServiceDependenceViolation".into(),
+            Self::EndpointServiceConnectionDependence(_) => {
+                "EndpointServiceConnectionDependence".into()
+            }
+            Self::EndpointServiceDependenceViolation(_) => {
+                "EndpointServiceDependenceViolation".into()
+            }
             Self::EndpointServiceResourceExist(..) => "EndpointServiceResourceExist".into(),
             Self::ResourceAutoAllocateViolation(_) => "ResourceAutoAllocateViolation".into(),
             Self::EndpointNotFound(_) => "EndpointNotFound".into(),

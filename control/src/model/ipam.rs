@@ -8,7 +8,7 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::ModelError;
 
 /// Why an address cannot be used (the `EniIpUnavailable` detail).
-fn unavailable(ip: impl ToString, vsw: &str, why: &'static str) -> ModelError {
+fn unavailable(ip: &dyn std::fmt::Display, vsw: &str, why: &'static str) -> ModelError {
     ModelError::EniIpUnavailable(ip.to_string(), vsw.to_owned(), why)
 }
 
@@ -32,13 +32,16 @@ pub fn assign_v4(
 ) -> Result<Ipv4Addr, ModelError> {
     if let Some(ip) = requested {
         if !cidr.contains(ip) {
-            return Err(ModelError::IllegalParam("Ip", format!("{ip} is outside the CIDR block {cidr} of vSwitch {vsw}")));
+            return Err(ModelError::IllegalParam(
+                "Ip",
+                format!("{ip} is outside the CIDR block {cidr} of vSwitch {vsw}"),
+            ));
         }
         if is_reserved_v4(cidr, ip) {
-            return Err(unavailable(ip, vsw, "it is a system-reserved address"));
+            return Err(unavailable(&ip, vsw, "it is a system-reserved address"));
         }
         if used.contains(&ip) || extra.contains(&ip) {
-            return Err(unavailable(ip, vsw, "it is already in use"));
+            return Err(unavailable(&ip, vsw, "it is already in use"));
         }
         return Ok(ip);
     }
@@ -78,13 +81,16 @@ pub fn assign_v6(
     let reserved = |x: u128| x == first || (x <= last && x >= last - 2);
     if let Some(ip) = requested {
         if !cidr.contains(ip) {
-            return Err(ModelError::IllegalParam("Ipv6Address", format!("{ip} is outside the IPv6 block {cidr} of vSwitch {vsw}")));
+            return Err(ModelError::IllegalParam(
+                "Ipv6Address",
+                format!("{ip} is outside the IPv6 block {cidr} of vSwitch {vsw}"),
+            ));
         }
         if reserved(u128::from(ip)) {
-            return Err(unavailable(ip, vsw, "it is a system-reserved address"));
+            return Err(unavailable(&ip, vsw, "it is a system-reserved address"));
         }
         if used.contains(&ip) || extra.contains(&ip) {
-            return Err(unavailable(ip, vsw, "it is already in use"));
+            return Err(unavailable(&ip, vsw, "it is already in use"));
         }
         return Ok(ip);
     }
@@ -109,7 +115,12 @@ mod tests {
     #[test]
     fn r11_reserved_addresses_of_a_slash24() {
         let n = net("192.168.1.0/24");
-        for r in ["192.168.1.0", "192.168.1.253", "192.168.1.254", "192.168.1.255"] {
+        for r in [
+            "192.168.1.0",
+            "192.168.1.253",
+            "192.168.1.254",
+            "192.168.1.255",
+        ] {
             assert!(is_reserved_v4(n, ip(r)), "{r}");
         }
         for ok in ["192.168.1.1", "192.168.1.252", "192.168.1.100"] {
@@ -120,7 +131,12 @@ mod tests {
     #[test]
     fn r11_requested_reserved_address_is_refused() {
         let n = net("192.168.1.0/24");
-        for r in ["192.168.1.0", "192.168.1.253", "192.168.1.254", "192.168.1.255"] {
+        for r in [
+            "192.168.1.0",
+            "192.168.1.253",
+            "192.168.1.254",
+            "192.168.1.255",
+        ] {
             let e = assign_v4("vsw-a", n, &BTreeSet::new(), &[], Some(ip(r))).unwrap_err();
             assert_eq!(e.code(), "EniIpUnavailable");
         }
@@ -136,8 +152,14 @@ mod tests {
 
     #[test]
     fn r11_requested_address_outside_cidr_is_refused() {
-        let e = assign_v4("vsw-a", net("192.168.1.0/24"), &BTreeSet::new(), &[], Some(ip("192.168.2.5")))
-            .unwrap_err();
+        let e = assign_v4(
+            "vsw-a",
+            net("192.168.1.0/24"),
+            &BTreeSet::new(),
+            &[],
+            Some(ip("192.168.2.5")),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "IllegalParam.Ip");
     }
 
@@ -145,7 +167,10 @@ mod tests {
     fn r11_system_assigns_first_free_non_reserved() {
         let n = net("192.168.1.0/24");
         let used = BTreeSet::from([ip("192.168.1.1")]);
-        assert_eq!(assign_v4("vsw-a", n, &used, &[], None).unwrap(), ip("192.168.1.2"));
+        assert_eq!(
+            assign_v4("vsw-a", n, &used, &[], None).unwrap(),
+            ip("192.168.1.2")
+        );
     }
 
     #[test]
@@ -165,18 +190,41 @@ mod tests {
     fn r11_assignment_skips_addresses_planned_in_the_same_call() {
         let n = net("192.168.1.0/24");
         let used = BTreeSet::from([ip("192.168.1.1"), ip("192.168.1.3")]);
-        assert_eq!(assign_v4("v", n, &used, &[ip("192.168.1.2")], None).unwrap(), ip("192.168.1.4"));
-        assert_eq!(assign_v4("v", n, &used, &[ip("192.168.1.2")], Some(ip("192.168.1.2"))).unwrap_err().code(), "EniIpUnavailable");
+        assert_eq!(
+            assign_v4("v", n, &used, &[ip("192.168.1.2")], None).unwrap(),
+            ip("192.168.1.4")
+        );
+        assert_eq!(
+            assign_v4("v", n, &used, &[ip("192.168.1.2")], Some(ip("192.168.1.2")))
+                .unwrap_err()
+                .code(),
+            "EniIpUnavailable"
+        );
     }
 
     #[test]
     fn r12_ipv6_assignment_skips_reserved_and_used() {
         let n: Ipv6Network = "2408:4000:1:1::/64".parse().unwrap();
         let first: Ipv6Addr = "2408:4000:1:1::1".parse().unwrap();
-        assert_eq!(assign_v6("v", n, &BTreeSet::new(), &[], None).unwrap(), first);
+        assert_eq!(
+            assign_v6("v", n, &BTreeSet::new(), &[], None).unwrap(),
+            first
+        );
         let used = BTreeSet::from([first]);
-        assert_eq!(assign_v6("v", n, &used, &[], None).unwrap(), "2408:4000:1:1::2".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            assign_v6("v", n, &used, &[], None).unwrap(),
+            "2408:4000:1:1::2".parse::<Ipv6Addr>().unwrap()
+        );
         assert!(assign_v6("v", n, &used, &[], Some(first)).is_err());
-        assert!(assign_v6("v", n, &BTreeSet::new(), &[], Some("2408:4000:1:1::".parse().unwrap())).is_err());
+        assert!(
+            assign_v6(
+                "v",
+                n,
+                &BTreeSet::new(),
+                &[],
+                Some("2408:4000:1:1::".parse().unwrap())
+            )
+            .is_err()
+        );
     }
 }

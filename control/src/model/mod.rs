@@ -124,7 +124,10 @@ impl IpVersion {
         match s {
             "IPv4" | "ipv4" => Ok(Self::IPv4),
             "DualStack" | "dualstack" => Ok(Self::DualStack),
-            _ => Err(ModelError::IllegalParam("AddressIpVersion", format!("{s:?} is not IPv4 or DualStack"))),
+            _ => Err(ModelError::IllegalParam(
+                "AddressIpVersion",
+                format!("{s:?} is not IPv4 or DualStack"),
+            )),
         }
     }
     /// The API value.
@@ -152,7 +155,10 @@ impl Payer {
         match s {
             "Endpoint" => Ok(Self::Endpoint),
             "EndpointService" => Ok(Self::EndpointService),
-            _ => Err(ModelError::IllegalParam("Payer", format!("{s:?} is not Endpoint or EndpointService"))),
+            _ => Err(ModelError::IllegalParam(
+                "Payer",
+                format!("{s:?} is not Endpoint or EndpointService"),
+            )),
         }
     }
     /// The API value.
@@ -238,7 +244,9 @@ impl Service {
     /// Whether `uid` may see and connect to this service (R8). The owner always may.
     #[must_use]
     pub fn visible_to(&self, uid: Uid) -> bool {
-        uid == self.owner || self.users.contains(&Principal::All) || self.users.contains(&Principal::Account(uid))
+        uid == self.owner
+            || self.users.contains(&Principal::All)
+            || self.users.contains(&Principal::Account(uid))
     }
     /// Zones in which the service has resources.
     #[must_use]
@@ -378,13 +386,20 @@ mod resource_map {
 
     use super::Resource;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<(String, String), Resource>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<(String, String), Resource>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<(String, String), Resource>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(String, String), Resource>, D::Error> {
         let v: Vec<Resource> = Vec::deserialize(d)?;
-        Ok(v.into_iter().map(|r| ((r.zone.clone(), r.id.clone()), r)).collect())
+        Ok(v.into_iter()
+            .map(|r| ((r.zone.clone(), r.id.clone()), r))
+            .collect())
     }
 }
 
@@ -453,11 +468,16 @@ impl Table {
 
     /// A service visible to `uid` as its provider, else `EndpointServiceNotFound`/`Forbidden`.
     pub fn owned_service(&self, uid: Uid, id: &str) -> Result<&Service, ModelError> {
-        let s = self.services.get(id).ok_or_else(|| ModelError::EndpointServiceNotFound(id.to_owned()))?;
+        let s = self
+            .services
+            .get(id)
+            .ok_or_else(|| ModelError::EndpointServiceNotFound(id.to_owned()))?;
         if s.owner != uid {
             // Whitelisted consumers see it exist but may not change it; others must not learn it exists.
             if s.visible_to(uid) {
-                return Err(ModelError::Forbidden(format!("The endpoint service {id} belongs to another account.")));
+                return Err(ModelError::Forbidden(format!(
+                    "The endpoint service {id} belongs to another account."
+                )));
             }
             return Err(ModelError::EndpointServiceNotFound(id.to_owned()));
         }
@@ -466,9 +486,14 @@ impl Table {
 
     /// An endpoint owned by `uid`, else `EndpointNotFound`/`Forbidden`.
     pub fn owned_endpoint(&self, uid: Uid, id: &str) -> Result<&Endpoint, ModelError> {
-        let e = self.endpoints.get(id).ok_or_else(|| ModelError::EndpointNotFound(id.to_owned()))?;
+        let e = self
+            .endpoints
+            .get(id)
+            .ok_or_else(|| ModelError::EndpointNotFound(id.to_owned()))?;
         if e.owner != uid {
-            return Err(ModelError::Forbidden(format!("The endpoint {id} belongs to another account.")));
+            return Err(ModelError::Forbidden(format!(
+                "The endpoint {id} belongs to another account."
+            )));
         }
         Ok(e)
     }
@@ -477,13 +502,19 @@ impl Table {
     /// in `zone` of `service`.
     #[must_use]
     pub fn resource_load(&self, service: &str, zone: &str) -> BTreeMap<String, (u32, u32)> {
-        let Some(s) = self.services.get(service) else { return BTreeMap::new() };
+        let Some(s) = self.services.get(service) else {
+            return BTreeMap::new();
+        };
         s.resources
             .values()
             .filter(|r| r.zone == zone)
             .filter_map(|r| {
                 let k = (service.to_owned(), zone.to_owned(), r.id.clone());
-                self.index.load.get(&k).filter(|l| l.0 + l.1 > 0).map(|l| (r.id.clone(), *l))
+                self.index
+                    .load
+                    .get(&k)
+                    .filter(|l| l.0 + l.1 > 0)
+                    .map(|l| (r.id.clone(), *l))
             })
             .collect()
     }
@@ -517,7 +548,11 @@ impl Table {
             }
             for (k, replaced) in old.load {
                 if let Some(l) = self.index.load.get_mut(&k) {
-                    if replaced { l.1 -= 1 } else { l.0 -= 1 }
+                    if replaced {
+                        l.1 -= 1;
+                    } else {
+                        l.0 -= 1;
+                    }
                     if *l == (0, 0) {
                         self.index.load.remove(&k);
                     }
@@ -526,7 +561,9 @@ impl Table {
             self.index.v4.retain(|_, s| !s.is_empty());
             self.index.v6.retain(|_, s| !s.is_empty());
         }
-        let Some(e) = self.endpoints.get(id) else { return };
+        let Some(e) = self.endpoints.get(id) else {
+            return;
+        };
         let mut c = Contribution::default();
         for z in e.zones.values() {
             for eni in std::iter::once(&z.eni).chain(z.replaced.as_ref().map(|r| &r.eni)) {
@@ -536,10 +573,18 @@ impl Table {
                 }
             }
             if let Some(r) = &z.resource_id {
-                c.load.push(((e.service_id.clone(), z.zone.clone(), r.clone()), false));
+                c.load
+                    .push(((e.service_id.clone(), z.zone.clone(), r.clone()), false));
             }
             if let Some(old) = &z.replaced {
-                c.load.push(((e.service_id.clone(), z.zone.clone(), old.resource_id.clone()), true));
+                c.load.push((
+                    (
+                        e.service_id.clone(),
+                        z.zone.clone(),
+                        old.resource_id.clone(),
+                    ),
+                    true,
+                ));
             }
         }
         for (vsw, ip) in &c.v4 {
@@ -567,13 +612,19 @@ impl Table {
     /// Endpoint domain name (R18).
     #[must_use]
     pub fn endpoint_domain(inv: &Inventory, ep: &Endpoint) -> String {
-        format!("{}.{}.{}.privatelink.{}", ep.id, ep.service_id, inv.region, inv.domain_suffix)
+        format!(
+            "{}.{}.{}.privatelink.{}",
+            ep.id, ep.service_id, inv.region, inv.domain_suffix
+        )
     }
 
     /// Zone domain name (R18).
     #[must_use]
     pub fn zone_domain(inv: &Inventory, ep: &Endpoint, zone: &str) -> String {
-        format!("{}-{}.{}.{}.privatelink.{}", ep.id, zone, ep.service_id, inv.region, inv.domain_suffix)
+        format!(
+            "{}-{}.{}.{}.privatelink.{}",
+            ep.id, zone, ep.service_id, inv.region, inv.domain_suffix
+        )
     }
 
     /// Service domain name.

@@ -3,9 +3,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    Allocation, ConnectionStatus, Ctx, Dirty, Endpoint, EndpointStatus, EndpointZone, Eni, IpVersion,
-    ModelError, Payer, Principal, ReplacedPath, Resource, Service, ServiceStatus, Table, Uid,
-    ZoneStatus, CLB_DEFAULT_BANDWIDTH, ipam,
+    Allocation, CLB_DEFAULT_BANDWIDTH, ConnectionStatus, Ctx, Dirty, Endpoint, EndpointStatus,
+    EndpointZone, Eni, IpVersion, ModelError, Payer, Principal, ReplacedPath, Resource, Service,
+    ServiceStatus, Table, Uid, ZoneStatus, ipam,
 };
 use crate::inventory::{Inventory, LbType};
 
@@ -131,13 +131,22 @@ impl Table {
         let index = self.meta.next_eni_index;
         self.meta.next_eni_index += 1;
         self.dirty.insert(Dirty::Meta);
-        Eni { id: ctx.ids.fresh("eni-"), index, ip, ip6 }
+        Eni {
+            id: ctx.ids.fresh("eni-"),
+            index,
+            ip,
+            ip6,
+        }
     }
 
     // ---------------------------------------------------------------- services
 
     /// CreateVpcEndpointService (R2–R4, R7). Returns the new service id.
-    pub fn create_service(&mut self, ctx: &mut Ctx<'_>, p: CreateService) -> Result<String, ModelError> {
+    pub fn create_service(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        p: CreateService,
+    ) -> Result<String, ModelError> {
         let rtype = match (p.resource_type, p.resources.first()) {
             (Some(t), _) => t,
             (None, Some(r)) => match r.resource_type {
@@ -150,13 +159,32 @@ impl Table {
         for r in &p.resources {
             check_resource(ctx.inv, ctx.caller, rtype, p.ip_version, r)?;
             let key = (r.zone.clone(), r.id.clone());
-            if resources.contains_key(&key) || self.services.values().any(|o| o.resources.contains_key(&key)) {
-                return Err(ModelError::EndpointServiceResourceExist(r.id.clone(), r.zone.clone()));
+            if resources.contains_key(&key)
+                || self
+                    .services
+                    .values()
+                    .any(|o| o.resources.contains_key(&key))
+            {
+                return Err(ModelError::EndpointServiceResourceExist(
+                    r.id.clone(),
+                    r.zone.clone(),
+                ));
             }
-            resources.insert(key, Resource { id: r.id.clone(), zone: r.zone.clone(), auto_allocated: true, healthy: true });
+            resources.insert(
+                key,
+                Resource {
+                    id: r.id.clone(),
+                    zone: r.zone.clone(),
+                    auto_allocated: true,
+                    healthy: true,
+                },
+            );
         }
         if p.ip_version == IpVersion::DualStack && rtype == LbType::Clb {
-            return Err(ModelError::IllegalParam("AddressIpVersion", "a CLB service never supports DualStack (R4)".into()));
+            return Err(ModelError::IllegalParam(
+                "AddressIpVersion",
+                "a CLB service never supports DualStack (R4)".into(),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -186,26 +214,47 @@ impl Table {
     }
 
     /// UpdateVpcEndpointServiceAttribute (R4–R6, R31).
-    pub fn update_service(&mut self, ctx: &Ctx<'_>, id: &str, p: UpdateService) -> Result<(), ModelError> {
+    pub fn update_service(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        p: UpdateService,
+    ) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
-        if let Some(payer) = p.payer {
-            if payer != s.payer {
-                return Err(ModelError::IllegalParam("Payer", "the payer of a service cannot be changed after creation (R5)".into()));
-            }
+        if let Some(payer) = p.payer
+            && payer != s.payer
+        {
+            return Err(ModelError::IllegalParam(
+                "Payer",
+                "the payer of a service cannot be changed after creation (R5)".into(),
+            ));
         }
         if let Some(bw) = p.connect_bandwidth {
             if s.resource_type != LbType::Clb {
-                return Err(ModelError::IllegalParam("ConnectBandwidth", "a default bandwidth exists only for CLB services (R31)".into()));
+                return Err(ModelError::IllegalParam(
+                    "ConnectBandwidth",
+                    "a default bandwidth exists only for CLB services (R31)".into(),
+                ));
             }
             if !(100..=10240).contains(&bw) {
-                return Err(ModelError::IllegalParam("ConnectBandwidth", format!("{bw} Mbps is outside 100-10240 Mbps (R31)")));
+                return Err(ModelError::IllegalParam(
+                    "ConnectBandwidth",
+                    format!("{bw} Mbps is outside 100-10240 Mbps (R31)"),
+                ));
             }
         }
         if p.ip_version == Some(IpVersion::DualStack) {
-            check_dual_stack(ctx.inv, s.resource_type, s.resources.values().map(|r| r.id.as_str()))?;
+            check_dual_stack(
+                ctx.inv,
+                s.resource_type,
+                s.resources.values().map(|r| r.id.as_str()),
+            )?;
         }
         if p.ip_version == Some(IpVersion::IPv4) && s.ip_version == IpVersion::DualStack {
-            let dual = self.endpoints.values().any(|e| e.service_id == id && e.ip_version == IpVersion::DualStack);
+            let dual = self
+                .endpoints
+                .values()
+                .any(|e| e.service_id == id && e.ip_version == IpVersion::DualStack);
             if dual {
                 return Err(ModelError::EndpointServiceConnectionDependence(
                     "DualStack endpoints are connected to this service; the service must stay DualStack".into(),
@@ -240,7 +289,8 @@ impl Table {
         let s = self.owned_service(ctx.caller, id)?;
         let connected = self.endpoints.values().any(|e| {
             e.service_id == id
-                && (e.connection == ConnectionStatus::Connected || e.zones.values().any(|z| z.resource_id.is_some()))
+                && (e.connection == ConnectionStatus::Connected
+                    || e.zones.values().any(|z| z.resource_id.is_some()))
         });
         if connected {
             return Err(ModelError::EndpointServiceConnectionDependence(format!(
@@ -248,14 +298,21 @@ impl Table {
             )));
         }
         if !s.resources.is_empty() {
-            return Err(ModelError::EndpointServiceDependenceViolation(id.to_owned()));
+            return Err(ModelError::EndpointServiceDependenceViolation(
+                id.to_owned(),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
         self.services.remove(id);
         self.touch_service(id);
-        let orphans: Vec<String> = self.endpoints.values().filter(|e| e.service_id == id).map(|e| e.id.clone()).collect();
+        let orphans: Vec<String> = self
+            .endpoints
+            .values()
+            .filter(|e| e.service_id == id)
+            .map(|e| e.id.clone())
+            .collect();
         for eid in orphans {
             let e = self.endpoints.get_mut(&eid).expect("listed above");
             e.connection = ConnectionStatus::ServiceDeleted;
@@ -279,13 +336,22 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.services.get_mut(id).expect("checked").users.insert(user);
+        self.services
+            .get_mut(id)
+            .expect("checked")
+            .users
+            .insert(user);
         self.touch_service(id);
         Ok(())
     }
 
     /// RemoveUserFromVpcEndpointService (R8). Existing connections are unaffected.
-    pub fn remove_user(&mut self, ctx: &Ctx<'_>, id: &str, user: Principal) -> Result<(), ModelError> {
+    pub fn remove_user(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        user: Principal,
+    ) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
         if !s.users.contains(&user) {
             return Err(ModelError::ResourceNotFound("User", user.as_string()));
@@ -293,7 +359,11 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.services.get_mut(id).expect("checked").users.remove(&user);
+        self.services
+            .get_mut(id)
+            .expect("checked")
+            .users
+            .remove(&user);
         self.touch_service(id);
         Ok(())
     }
@@ -301,27 +371,54 @@ impl Table {
     // ---------------------------------------------------------------- resources
 
     /// AttachResourceToVpcEndpointService (R2, R4, R21).
-    pub fn attach_resource(&mut self, ctx: &Ctx<'_>, id: &str, r: ResourceSpec) -> Result<(), ModelError> {
+    pub fn attach_resource(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        r: ResourceSpec,
+    ) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
         check_resource(ctx.inv, ctx.caller, s.resource_type, s.ip_version, &r)?;
-        if self.services.values().any(|o| o.resources.contains_key(&(r.zone.clone(), r.id.clone()))) {
+        if self
+            .services
+            .values()
+            .any(|o| o.resources.contains_key(&(r.zone.clone(), r.id.clone())))
+        {
             return Err(ModelError::EndpointServiceResourceExist(r.id, r.zone));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        let res = Resource { id: r.id.clone(), zone: r.zone.clone(), auto_allocated: true, healthy: true };
-        self.services.get_mut(id).expect("checked").resources.insert((r.zone, r.id), res);
+        let res = Resource {
+            id: r.id.clone(),
+            zone: r.zone.clone(),
+            auto_allocated: true,
+            healthy: true,
+        };
+        self.services
+            .get_mut(id)
+            .expect("checked")
+            .resources
+            .insert((r.zone, r.id), res);
         self.touch_service(id);
         Ok(())
     }
 
     /// DetachResourceFromVpcEndpointService (R22, R26).
-    pub fn detach_resource(&mut self, ctx: &Ctx<'_>, id: &str, res: &str, zone: &str) -> Result<(), ModelError> {
+    pub fn detach_resource(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        res: &str,
+        zone: &str,
+    ) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
         let key = (zone.to_owned(), res.to_owned());
         let Some(r) = s.resources.get(&key) else {
-            return Err(ModelError::ResourceNotFound("Resource", format!("{res} in zone {zone}")));
+            return Err(ModelError::ResourceNotFound(
+                "Resource",
+                format!("{res} in zone {zone}"),
+            ));
         };
         let load = self.resource_load(id, zone);
         if load.contains_key(res) {
@@ -329,7 +426,11 @@ impl Table {
                 "The resource {res} is allocated to endpoint zone connections in {zone}: disconnect them first (R26)."
             )));
         }
-        let others: Vec<&Resource> = s.resources.values().filter(|o| o.zone == zone && o.id != res).collect();
+        let others: Vec<&Resource> = s
+            .resources
+            .values()
+            .filter(|o| o.zone == zone && o.id != res)
+            .collect();
         if r.auto_allocated && !others.is_empty() && !others.iter().any(|o| o.auto_allocated) {
             return Err(ModelError::ResourceAutoAllocateViolation(format!(
                 "Zone {zone} must keep at least one auto-allocatable resource (R22)."
@@ -338,18 +439,30 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.services.get_mut(id).expect("checked").resources.remove(&key);
+        self.services
+            .get_mut(id)
+            .expect("checked")
+            .resources
+            .remove(&key);
         self.touch_service(id);
         // A manual choice of the detached resource falls back to automatic allocation.
         let affected: Vec<String> = self
             .endpoints
             .values()
             .filter(|e| e.service_id == id)
-            .filter(|e| e.zones.get(zone).is_some_and(|z| z.allocation == Allocation::Manual(res.to_owned())))
+            .filter(|e| {
+                e.zones
+                    .get(zone)
+                    .is_some_and(|z| z.allocation == Allocation::Manual(res.to_owned()))
+            })
             .map(|e| e.id.clone())
             .collect();
         for eid in affected {
-            let z = self.endpoints.get_mut(&eid).and_then(|e| e.zones.get_mut(zone)).expect("listed");
+            let z = self
+                .endpoints
+                .get_mut(&eid)
+                .and_then(|e| e.zones.get_mut(zone))
+                .expect("listed");
             z.allocation = Allocation::Auto;
             self.touch_endpoint(&eid);
         }
@@ -358,13 +471,28 @@ impl Table {
 
     /// UpdateVpcEndpointServiceResourceAttribute (R22: one auto-allocatable per zone; existing
     /// connections unchanged).
-    pub fn update_resource(&mut self, ctx: &Ctx<'_>, id: &str, res: &str, zone: &str, auto: bool) -> Result<(), ModelError> {
+    pub fn update_resource(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        res: &str,
+        zone: &str,
+        auto: bool,
+    ) -> Result<(), ModelError> {
         let s = self.owned_service(ctx.caller, id)?;
         let key = (zone.to_owned(), res.to_owned());
         if !s.resources.contains_key(&key) {
-            return Err(ModelError::ResourceNotFound("Resource", format!("{res} in zone {zone}")));
+            return Err(ModelError::ResourceNotFound(
+                "Resource",
+                format!("{res} in zone {zone}"),
+            ));
         }
-        if !auto && !s.resources.values().any(|o| o.zone == zone && o.id != res && o.auto_allocated) {
+        if !auto
+            && !s
+                .resources
+                .values()
+                .any(|o| o.zone == zone && o.id != res && o.auto_allocated)
+        {
             return Err(ModelError::ResourceAutoAllocateViolation(format!(
                 "Zone {zone} must keep at least one auto-allocatable resource (R22)."
             )));
@@ -372,7 +500,13 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.services.get_mut(id).expect("checked").resources.get_mut(&key).expect("checked").auto_allocated = auto;
+        self.services
+            .get_mut(id)
+            .expect("checked")
+            .resources
+            .get_mut(&key)
+            .expect("checked")
+            .auto_allocated = auto;
         self.touch_service(id);
         Ok(())
     }
@@ -380,9 +514,20 @@ impl Table {
     /// Health verdict for a resource (R24): zone connections on an unhealthy resource move to
     /// another available resource of the same zone. Not an API call; the prober calls it.
     /// Returns the endpoints whose allocation changed.
-    pub fn set_resource_health(&mut self, inv: &Inventory, service: &str, zone: &str, res: &str, healthy: bool) -> Vec<String> {
-        let Some(s) = self.services.get_mut(service) else { return Vec::new() };
-        let Some(r) = s.resources.get_mut(&(zone.to_owned(), res.to_owned())) else { return Vec::new() };
+    pub fn set_resource_health(
+        &mut self,
+        inv: &Inventory,
+        service: &str,
+        zone: &str,
+        res: &str,
+        healthy: bool,
+    ) -> Vec<String> {
+        let Some(s) = self.services.get_mut(service) else {
+            return Vec::new();
+        };
+        let Some(r) = s.resources.get_mut(&(zone.to_owned(), res.to_owned())) else {
+            return Vec::new();
+        };
         if r.healthy != healthy {
             r.healthy = healthy;
             self.touch_service(service);
@@ -394,13 +539,21 @@ impl Table {
             .endpoints
             .values()
             .filter(|e| e.service_id == service)
-            .filter(|e| e.zones.get(zone).is_some_and(|z| z.resource_id.as_deref() == Some(res)))
+            .filter(|e| {
+                e.zones
+                    .get(zone)
+                    .is_some_and(|z| z.resource_id.as_deref() == Some(res))
+            })
             .map(|e| e.id.clone())
             .collect();
         let mut moved = Vec::new();
         for eid in on_it {
             if let Ok(new) = self.pick_auto(inv, service, zone) {
-                let z = self.endpoints.get_mut(&eid).and_then(|e| e.zones.get_mut(zone)).expect("listed");
+                let z = self
+                    .endpoints
+                    .get_mut(&eid)
+                    .and_then(|e| e.zones.get_mut(zone))
+                    .expect("listed");
                 z.resource_id = Some(new);
                 self.touch_endpoint(&eid);
                 moved.push(eid);
@@ -413,7 +566,12 @@ impl Table {
 
     /// Automatic allocation (R23): the healthy auto-allocatable resource of the zone with the
     /// fewest connections relative to its bandwidth capacity (from the inventory).
-    pub fn pick_auto(&self, inv: &Inventory, service: &str, zone: &str) -> Result<String, ModelError> {
+    pub fn pick_auto(
+        &self,
+        inv: &Inventory,
+        service: &str,
+        zone: &str,
+    ) -> Result<String, ModelError> {
         self.pick_auto_weighted(service, zone, &self.resource_load(service, zone), |id| {
             inv.load_balancer(id).map_or(1, |lb| lb.bandwidth_mbps)
         })
@@ -428,7 +586,10 @@ impl Table {
         load: &std::collections::BTreeMap<String, (u32, u32)>,
         capacity: impl Fn(&str) -> u32,
     ) -> Result<String, ModelError> {
-        let s = self.services.get(service).ok_or_else(|| ModelError::EndpointServiceNotFound(service.to_owned()))?;
+        let s = self
+            .services
+            .get(service)
+            .ok_or_else(|| ModelError::EndpointServiceNotFound(service.to_owned()))?;
         s.resources
             .values()
             .filter(|r| r.zone == zone && r.auto_allocated && r.healthy)
@@ -438,12 +599,17 @@ impl Table {
                 let ca = u64::from(capacity(&a.id).max(1));
                 let cb = u64::from(capacity(&b.id).max(1));
                 // la/ca < lb/cb  <=>  la*cb < lb*ca
-                (la * cb).cmp(&(lb * ca)).then_with(|| cb.cmp(&ca)).then_with(|| a.id.cmp(&b.id))
+                (la * cb)
+                    .cmp(&(lb * ca))
+                    .then_with(|| cb.cmp(&ca))
+                    .then_with(|| a.id.cmp(&b.id))
             })
             .map(|r| r.id.clone())
-            .ok_or_else(|| ModelError::ResourceAutoAllocateViolation(format!(
-                "No available auto-allocatable resource in zone {zone}."
-            )))
+            .ok_or_else(|| {
+                ModelError::ResourceAutoAllocateViolation(format!(
+                    "No available auto-allocatable resource in zone {zone}."
+                ))
+            })
     }
 
     /// The resource a zone connection gets when it connects (R21–R25). `extra` counts
@@ -455,13 +621,19 @@ impl Table {
         zone: &EndpointZone,
         extra: &[(String, String)],
     ) -> Result<String, ModelError> {
-        let s = self.services.get(service).ok_or_else(|| ModelError::EndpointServiceNotFound(service.to_owned()))?;
+        let s = self
+            .services
+            .get(service)
+            .ok_or_else(|| ModelError::EndpointServiceNotFound(service.to_owned()))?;
         match &zone.allocation {
             Allocation::Manual(r) => {
                 if s.resources.contains_key(&(zone.zone.clone(), r.clone())) {
                     Ok(r.clone())
                 } else {
-                    Err(ModelError::ResourceNotFound("Resource", format!("{r} in zone {}", zone.zone)))
+                    Err(ModelError::ResourceNotFound(
+                        "Resource",
+                        format!("{r} in zone {}", zone.zone),
+                    ))
                 }
             }
             Allocation::Auto => {
@@ -479,7 +651,11 @@ impl Table {
     }
 
     /// Allocations for every zone of `ep` that would connect now.
-    fn allocate_all(&self, inv: &Inventory, ep: &Endpoint) -> Result<Vec<(String, String)>, ModelError> {
+    fn allocate_all(
+        &self,
+        inv: &Inventory,
+        ep: &Endpoint,
+    ) -> Result<Vec<(String, String)>, ModelError> {
         let mut out: Vec<(String, String)> = Vec::new();
         for z in ep.zones.values() {
             let r = self.allocate(inv, &ep.service_id, z, &out)?;
@@ -492,11 +668,25 @@ impl Table {
 
     /// CreateVpcEndpoint (R1, R8, R10–R16, R31). Returns the new endpoint id.
     #[expect(clippy::too_many_lines, reason = "one linear list of checks")]
-    pub fn create_endpoint(&mut self, ctx: &mut Ctx<'_>, p: CreateEndpoint) -> Result<String, ModelError> {
-        let svc = self.consumer_service(ctx.caller, p.service_id.as_deref(), p.service_name.as_deref())?;
-        let vpc = ctx.inv.vpc(&p.vpc_id).ok_or_else(|| ModelError::ResourceNotFound("Vpc", p.vpc_id.clone()))?;
+    pub fn create_endpoint(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        p: CreateEndpoint,
+    ) -> Result<String, ModelError> {
+        let svc = self.consumer_service(
+            ctx.caller,
+            p.service_id.as_deref(),
+            p.service_name.as_deref(),
+        )?;
+        let vpc = ctx
+            .inv
+            .vpc(&p.vpc_id)
+            .ok_or_else(|| ModelError::ResourceNotFound("Vpc", p.vpc_id.clone()))?;
         if vpc.owner != ctx.caller {
-            return Err(ModelError::Forbidden(format!("The VPC {} belongs to another account.", p.vpc_id)));
+            return Err(ModelError::Forbidden(format!(
+                "The VPC {} belongs to another account.",
+                p.vpc_id
+            )));
         }
         if p.zones.is_empty() {
             return Err(ModelError::MissingParam("Zone"));
@@ -519,7 +709,10 @@ impl Table {
         for (i, sg) in p.security_groups.iter().enumerate() {
             check_sg(ctx.inv, ctx.caller, &p.vpc_id, sg)?;
             if p.security_groups[..i].contains(sg) {
-                return Err(ModelError::IllegalParam("SecurityGroupId", format!("{sg} is listed twice")));
+                return Err(ModelError::IllegalParam(
+                    "SecurityGroupId",
+                    format!("{sg} is listed twice"),
+                ));
             }
         }
         let service_id = svc.id.clone();
@@ -531,9 +724,13 @@ impl Table {
         let mut planned: Vec<(ZoneSpec, Ipv4Addr, Option<Ipv6Addr>)> = Vec::new();
         for (i, z) in p.zones.iter().enumerate() {
             if p.zones[..i].iter().any(|o| o.zone == z.zone) {
-                return Err(ModelError::IllegalParam("Zone", format!("zone {} is listed twice", z.zone)));
+                return Err(ModelError::IllegalParam(
+                    "Zone",
+                    format!("zone {} is listed twice", z.zone),
+                ));
             }
-            let (ip, ip6) = self.plan_zone(ctx.inv, &p.vpc_id, &svc_zones, p.ip_version, z, &planned)?;
+            let (ip, ip6) =
+                self.plan_zone(ctx.inv, &p.vpc_id, &svc_zones, p.ip_version, z, &planned)?;
             planned.push((z.clone(), ip, ip6));
         }
         let mut ep = Endpoint {
@@ -550,24 +747,40 @@ impl Table {
             zone_affinity: p.zone_affinity,
             security_groups: p.security_groups,
             zones: std::collections::BTreeMap::new(),
-            connection: if auto_accept { ConnectionStatus::Connected } else { ConnectionStatus::Disconnected },
+            connection: if auto_accept {
+                ConnectionStatus::Connected
+            } else {
+                ConnectionStatus::Disconnected
+            },
             // R31: the CLB default in force when the connection is accepted applies to it.
             bandwidth: if auto_accept { bandwidth } else { None },
             create_time: ctx.now.clone(),
             modified_time: ctx.now.clone(),
         };
         for (z, ip, ip6) in &planned {
-            ep.zones.insert(z.zone.clone(), EndpointZone {
-                zone: z.zone.clone(),
-                vswitch_id: z.vswitch_id.clone(),
-                eni: Eni { id: String::new(), index: 0, ip: *ip, ip6: *ip6 },
-                status: ZoneStatus::Wait,
-                allocation: Allocation::Auto,
-                resource_id: None,
-                replaced: None,
-            });
+            ep.zones.insert(
+                z.zone.clone(),
+                EndpointZone {
+                    zone: z.zone.clone(),
+                    vswitch_id: z.vswitch_id.clone(),
+                    eni: Eni {
+                        id: String::new(),
+                        index: 0,
+                        ip: *ip,
+                        ip6: *ip6,
+                    },
+                    status: ZoneStatus::Wait,
+                    allocation: Allocation::Auto,
+                    resource_id: None,
+                    replaced: None,
+                },
+            );
         }
-        let allocs = if auto_accept { self.allocate_all(ctx.inv, &ep)? } else { Vec::new() };
+        let allocs = if auto_accept {
+            self.allocate_all(ctx.inv, &ep)?
+        } else {
+            Vec::new()
+        };
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
@@ -591,9 +804,17 @@ impl Table {
     }
 
     /// The service a consumer names, checked for visibility (R8) and name/id agreement (R10).
-    fn consumer_service(&self, uid: Uid, id: Option<&str>, name: Option<&str>) -> Result<&Service, ModelError> {
+    fn consumer_service(
+        &self,
+        uid: Uid,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<&Service, ModelError> {
         let svc = match (id, name) {
-            (Some(id), _) => self.services.get(id).ok_or_else(|| ModelError::EndpointServiceNotFound(id.to_owned()))?,
+            (Some(id), _) => self
+                .services
+                .get(id)
+                .ok_or_else(|| ModelError::EndpointServiceNotFound(id.to_owned()))?,
             (None, Some(n)) => self
                 .services
                 .values()
@@ -604,10 +825,13 @@ impl Table {
         if !svc.visible_to(uid) {
             return Err(ModelError::EndpointServiceNotAuthorized(svc.id.clone()));
         }
-        if let Some(n) = name {
-            if svc.name != n {
-                return Err(ModelError::Mismatch("ServiceName", format!("{n} is not the name of service {}", svc.id)));
-            }
+        if let Some(n) = name
+            && svc.name != n
+        {
+            return Err(ModelError::Mismatch(
+                "ServiceName",
+                format!("{n} is not the name of service {}", svc.id),
+            ));
         }
         Ok(svc)
     }
@@ -626,23 +850,50 @@ impl Table {
             return Err(ModelError::ResourceNotFound("Zone", z.zone.clone()));
         }
         if !svc_zones.contains(&z.zone) {
-            return Err(ModelError::Mismatch("ZoneId", format!("the service has no resource in zone {}", z.zone)));
+            return Err(ModelError::Mismatch(
+                "ZoneId",
+                format!("the service has no resource in zone {}", z.zone),
+            ));
         }
-        let vsw = inv.vswitch(&z.vswitch_id).ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
+        let vsw = inv
+            .vswitch(&z.vswitch_id)
+            .ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
         if vsw.vpc != vpc {
-            return Err(ModelError::Mismatch("VpcId", format!("vSwitch {} is not in VPC {vpc}", vsw.id)));
+            return Err(ModelError::Mismatch(
+                "VpcId",
+                format!("vSwitch {} is not in VPC {vpc}", vsw.id),
+            ));
         }
         if vsw.zone != z.zone {
-            return Err(ModelError::Mismatch("ZoneId", format!("vSwitch {} is in zone {}, not {}", vsw.id, vsw.zone, z.zone)));
+            return Err(ModelError::Mismatch(
+                "ZoneId",
+                format!("vSwitch {} is in zone {}, not {}", vsw.id, vsw.zone, z.zone),
+            ));
         }
-        let extra4: Vec<Ipv4Addr> = planned.iter().filter(|(o, ..)| o.vswitch_id == vsw.id).map(|(_, ip, _)| *ip).collect();
-        let extra6: Vec<Ipv6Addr> =
-            planned.iter().filter(|(o, ..)| o.vswitch_id == vsw.id).filter_map(|(_, _, ip6)| *ip6).collect();
+        let extra4: Vec<Ipv4Addr> = planned
+            .iter()
+            .filter(|(o, ..)| o.vswitch_id == vsw.id)
+            .map(|(_, ip, _)| *ip)
+            .collect();
+        let extra6: Vec<Ipv6Addr> = planned
+            .iter()
+            .filter(|(o, ..)| o.vswitch_id == vsw.id)
+            .filter_map(|(_, _, ip6)| *ip6)
+            .collect();
         let ip = ipam::assign_v4(&vsw.id, vsw.cidr, self.used_v4(&vsw.id), &extra4, z.ip)?;
         let ip6 = match (ipv, vsw.ipv6_cidr) {
-            (IpVersion::DualStack, Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, self.used_v6(&vsw.id), &extra6, z.ip6)?),
+            (IpVersion::DualStack, Some(c6)) => Some(ipam::assign_v6(
+                &vsw.id,
+                c6,
+                self.used_v6(&vsw.id),
+                &extra6,
+                z.ip6,
+            )?),
             (IpVersion::DualStack, None) => {
-                return Err(ModelError::IllegalParam("VSwitchId", format!("vSwitch {} has no IPv6 block (R12)", vsw.id)));
+                return Err(ModelError::IllegalParam(
+                    "VSwitchId",
+                    format!("vSwitch {} has no IPv6 block (R12)", vsw.id),
+                ));
             }
             (IpVersion::IPv4, _) => None,
         };
@@ -650,19 +901,27 @@ impl Table {
     }
 
     /// UpdateVpcEndpointAttribute (R12, R14).
-    pub fn update_endpoint(&mut self, ctx: &Ctx<'_>, id: &str, p: UpdateEndpoint) -> Result<(), ModelError> {
+    pub fn update_endpoint(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        p: UpdateEndpoint,
+    ) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         let svc = self.services.get(&e.service_id);
         if p.zone_affinity == Some(true) && !svc.is_some_and(|s| s.zone_affinity) {
-            return Err(ModelError::IllegalParam("ZoneAffinityEnabled", "zone affinity needs a service with zone affinity (R14)".into()));
+            return Err(ModelError::IllegalParam(
+                "ZoneAffinityEnabled",
+                "zone affinity needs a service with zone affinity (R14)".into(),
+            ));
         }
-        if let Some(v) = p.ip_version {
-            if v != e.ip_version {
-                return Err(ModelError::IllegalParam(
+        if let Some(v) = p.ip_version
+            && v != e.ip_version
+        {
+            return Err(ModelError::IllegalParam(
                     "AddressIpVersion",
                     "changing the IP version of an existing endpoint is not supported; create a new endpoint".into(),
                 ));
-            }
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -696,21 +955,36 @@ impl Table {
     pub fn add_zone(&mut self, ctx: &mut Ctx<'_>, id: &str, z: ZoneSpec) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         if e.zones.contains_key(&z.zone) {
-            return Err(ModelError::IllegalParam("ZoneId", format!("the endpoint already has zone {}", z.zone)));
+            return Err(ModelError::IllegalParam(
+                "ZoneId",
+                format!("the endpoint already has zone {}", z.zone),
+            ));
         }
-        let svc = self.services.get(&e.service_id).ok_or_else(|| ModelError::EndpointServiceNotFound(e.service_id.clone()))?;
+        let svc = self
+            .services
+            .get(&e.service_id)
+            .ok_or_else(|| ModelError::EndpointServiceNotFound(e.service_id.clone()))?;
         let (ip, ip6) = self.plan_zone(ctx.inv, &e.vpc_id, &svc.zones(), e.ip_version, &z, &[])?;
         let mut zone = EndpointZone {
             zone: z.zone.clone(),
             vswitch_id: z.vswitch_id.clone(),
-            eni: Eni { id: String::new(), index: 0, ip, ip6 },
+            eni: Eni {
+                id: String::new(),
+                index: 0,
+                ip,
+                ip6,
+            },
             status: ZoneStatus::Wait,
             allocation: Allocation::Auto,
             resource_id: None,
             replaced: None,
         };
         let connect = e.connection == ConnectionStatus::Connected;
-        let alloc = if connect { Some(self.allocate(ctx.inv, &e.service_id, &zone, &[])?) } else { None };
+        let alloc = if connect {
+            Some(self.allocate(ctx.inv, &e.service_id, &zone, &[])?)
+        } else {
+            None
+        };
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
@@ -719,7 +993,11 @@ impl Table {
             zone.resource_id = Some(r);
             zone.status = ZoneStatus::Connected;
         }
-        self.endpoints.get_mut(id).expect("checked").zones.insert(z.zone, zone);
+        self.endpoints
+            .get_mut(id)
+            .expect("checked")
+            .zones
+            .insert(z.zone, zone);
         self.touch_endpoint(id);
         Ok(())
     }
@@ -728,7 +1006,10 @@ impl Table {
     pub fn remove_zone(&mut self, ctx: &Ctx<'_>, id: &str, zone: &str) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         if !e.zones.contains_key(zone) {
-            return Err(ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {id}")));
+            return Err(ModelError::ResourceNotFound(
+                "EndpointZone",
+                format!("{zone} of endpoint {id}"),
+            ));
         }
         if e.zones.len() == 1 {
             return Err(ModelError::EndpointDependenceViolation(format!(
@@ -738,31 +1019,55 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.endpoints.get_mut(id).expect("checked").zones.remove(zone);
+        self.endpoints
+            .get_mut(id)
+            .expect("checked")
+            .zones
+            .remove(zone);
         self.touch_endpoint(id);
         Ok(())
     }
 
     /// AttachSecurityGroupToVpcEndpoint (R13).
-    pub fn attach_security_group(&mut self, ctx: &Ctx<'_>, id: &str, sg: &str) -> Result<(), ModelError> {
+    pub fn attach_security_group(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        sg: &str,
+    ) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         check_sg(ctx.inv, ctx.caller, &e.vpc_id, sg)?;
         if e.security_groups.iter().any(|s| s == sg) {
-            return Err(ModelError::IllegalParam("SecurityGroupId", format!("{sg} is already attached")));
+            return Err(ModelError::IllegalParam(
+                "SecurityGroupId",
+                format!("{sg} is already attached"),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.endpoints.get_mut(id).expect("checked").security_groups.push(sg.to_owned());
+        self.endpoints
+            .get_mut(id)
+            .expect("checked")
+            .security_groups
+            .push(sg.to_owned());
         self.touch_endpoint(id);
         Ok(())
     }
 
     /// DetachSecurityGroupFromVpcEndpoint (R13): an endpoint keeps at least one group.
-    pub fn detach_security_group(&mut self, ctx: &Ctx<'_>, id: &str, sg: &str) -> Result<(), ModelError> {
+    pub fn detach_security_group(
+        &mut self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        sg: &str,
+    ) -> Result<(), ModelError> {
         let e = self.owned_endpoint(ctx.caller, id)?;
         if !e.security_groups.iter().any(|s| s == sg) {
-            return Err(ModelError::ResourceNotFound("SecurityGroup", format!("{sg} on endpoint {id}")));
+            return Err(ModelError::ResourceNotFound(
+                "SecurityGroup",
+                format!("{sg} on endpoint {id}"),
+            ));
         }
         if e.security_groups.len() == 1 {
             return Err(ModelError::EndpointDependenceViolation(format!(
@@ -772,7 +1077,11 @@ impl Table {
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
         }
-        self.endpoints.get_mut(id).expect("checked").security_groups.retain(|s| s != sg);
+        self.endpoints
+            .get_mut(id)
+            .expect("checked")
+            .security_groups
+            .retain(|s| s != sg);
         self.touch_endpoint(id);
         Ok(())
     }
@@ -780,7 +1089,12 @@ impl Table {
     // ---------------------------------------------------------------- connections
 
     /// The endpoint connected to the caller's service `svc`.
-    fn provider_connection(&self, uid: Uid, svc: &str, ep: &str) -> Result<(&Service, &Endpoint), ModelError> {
+    fn provider_connection(
+        &self,
+        uid: Uid,
+        svc: &str,
+        ep: &str,
+    ) -> Result<(&Service, &Endpoint), ModelError> {
         let s = self.owned_service(uid, svc)?;
         let e = self
             .endpoints
@@ -791,7 +1105,12 @@ impl Table {
     }
 
     /// Checks that the caller's service `svc` has a connection from `ep` (no change).
-    pub fn connection_exists(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str) -> Result<(), ModelError> {
+    pub fn connection_exists(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+    ) -> Result<(), ModelError> {
         self.provider_connection(ctx.caller, svc, ep)?;
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -800,14 +1119,23 @@ impl Table {
     }
 
     /// EnableVpcEndpointConnection (R15, R16, R25, R32): allow, optionally with a bandwidth.
-    pub fn enable_connection(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str, bandwidth: Option<u32>) -> Result<(), ModelError> {
+    pub fn enable_connection(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+        bandwidth: Option<u32>,
+    ) -> Result<(), ModelError> {
         let (s, e) = self.provider_connection(ctx.caller, svc, ep)?;
         if let Some(bw) = bandwidth {
             check_bandwidth(s.resource_type, bw)?;
         }
         let default_bw = s.connect_bandwidth;
         if e.connection != ConnectionStatus::Disconnected {
-            return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointConnection",
+                e.connection.as_str(),
+            ));
         }
         let allocs = self.allocate_all(ctx.inv, e)?;
         if ctx.dry_run {
@@ -831,13 +1159,30 @@ impl Table {
     }
 
     /// DisableVpcEndpointConnection (R16): reject or disconnect; every zone releases its resource.
-    pub fn disable_connection(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str) -> Result<(), ModelError> {
+    pub fn disable_connection(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+    ) -> Result<(), ModelError> {
         let (_, e) = self.provider_connection(ctx.caller, svc, ep)?;
-        if e.connection != ConnectionStatus::Connected && e.zones.values().all(|z| z.status == ZoneStatus::Disconnected) {
-            return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
+        if e.connection != ConnectionStatus::Connected
+            && e.zones
+                .values()
+                .all(|z| z.status == ZoneStatus::Disconnected)
+        {
+            return Err(ModelError::IncorrectStatus(
+                "EndpointConnection",
+                e.connection.as_str(),
+            ));
         }
-        if e.connection != ConnectionStatus::Connected && e.connection != ConnectionStatus::Disconnected {
-            return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
+        if e.connection != ConnectionStatus::Connected
+            && e.connection != ConnectionStatus::Disconnected
+        {
+            return Err(ModelError::IncorrectStatus(
+                "EndpointConnection",
+                e.connection.as_str(),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -855,11 +1200,20 @@ impl Table {
     }
 
     /// UpdateVpcEndpointConnectionAttribute (R30–R32): the per-connection bandwidth limit.
-    pub fn update_connection(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str, bandwidth: u32) -> Result<(), ModelError> {
+    pub fn update_connection(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+        bandwidth: u32,
+    ) -> Result<(), ModelError> {
         let (s, e) = self.provider_connection(ctx.caller, svc, ep)?;
         check_bandwidth(s.resource_type, bandwidth)?;
         if e.connection == ConnectionStatus::ServiceDeleted {
-            return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointConnection",
+                e.connection.as_str(),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -872,14 +1226,28 @@ impl Table {
     }
 
     /// EnableVpcEndpointZoneConnection (R25): reconnect a disconnected zone, allocating per its mode.
-    pub fn enable_zone(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str, zone: &str) -> Result<(), ModelError> {
+    pub fn enable_zone(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+        zone: &str,
+    ) -> Result<(), ModelError> {
         let (_, e) = self.provider_connection(ctx.caller, svc, ep)?;
         if e.connection != ConnectionStatus::Connected {
-            return Err(ModelError::IncorrectStatus("EndpointConnection", e.connection.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointConnection",
+                e.connection.as_str(),
+            ));
         }
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
+        let z = e.zones.get(zone).ok_or_else(|| {
+            ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}"))
+        })?;
         if z.status != ZoneStatus::Disconnected && z.status != ZoneStatus::Wait {
-            return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointZone",
+                z.status.as_str(),
+            ));
         }
         let r = self.allocate(ctx.inv, svc, z, &[])?;
         if ctx.dry_run {
@@ -896,15 +1264,30 @@ impl Table {
 
     /// DisableVpcEndpointZoneConnection: disconnect a zone (R25, R26), or with
     /// `replaced_resource` finish a smooth migration by dropping the old path (R28).
-    pub fn disable_zone(&mut self, ctx: &Ctx<'_>, svc: &str, ep: &str, zone: &str, replaced_resource: bool) -> Result<(), ModelError> {
+    pub fn disable_zone(
+        &mut self,
+        ctx: &Ctx<'_>,
+        svc: &str,
+        ep: &str,
+        zone: &str,
+        replaced_resource: bool,
+    ) -> Result<(), ModelError> {
         let (_, e) = self.provider_connection(ctx.caller, svc, ep)?;
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
+        let z = e.zones.get(zone).ok_or_else(|| {
+            ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}"))
+        })?;
         if replaced_resource {
             if z.status != ZoneStatus::Migrating || z.replaced.is_none() {
-                return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
+                return Err(ModelError::IncorrectStatus(
+                    "EndpointZone",
+                    z.status.as_str(),
+                ));
             }
         } else if z.status != ZoneStatus::Connected && z.status != ZoneStatus::Migrating {
-            return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointZone",
+                z.status.as_str(),
+            ));
         }
         if ctx.dry_run {
             return Err(ModelError::DryRunOperation);
@@ -935,45 +1318,78 @@ impl Table {
         replace: Option<ReplaceMode>,
     ) -> Result<(), ModelError> {
         let (s, e) = self.provider_connection(ctx.caller, svc, ep)?;
-        let z = e.zones.get(zone).ok_or_else(|| ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}")))?;
-        if let Allocation::Manual(r) = &allocation {
-            if !s.resources.contains_key(&(zone.to_owned(), r.clone())) {
-                return Err(ModelError::ResourceNotFound("Resource", format!("{r} in zone {zone} of service {svc}")));
-            }
+        let z = e.zones.get(zone).ok_or_else(|| {
+            ModelError::ResourceNotFound("EndpointZone", format!("{zone} of endpoint {ep}"))
+        })?;
+        if let Allocation::Manual(r) = &allocation
+            && !s.resources.contains_key(&(zone.to_owned(), r.clone()))
+        {
+            return Err(ModelError::ResourceNotFound(
+                "Resource",
+                format!("{r} in zone {zone} of service {svc}"),
+            ));
         }
         let connected = matches!(z.status, ZoneStatus::Connected | ZoneStatus::Migrating);
         let Some(mode) = replace else {
             if connected {
-                return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
+                return Err(ModelError::IncorrectStatus(
+                    "EndpointZone",
+                    z.status.as_str(),
+                ));
             }
             if ctx.dry_run {
                 return Err(ModelError::DryRunOperation);
             }
-            let z = self.endpoints.get_mut(ep).and_then(|e| e.zones.get_mut(zone)).expect("checked");
+            let z = self
+                .endpoints
+                .get_mut(ep)
+                .and_then(|e| e.zones.get_mut(zone))
+                .expect("checked");
             z.allocation = allocation;
             self.touch_endpoint(ep);
             return Ok(());
         };
         if z.status != ZoneStatus::Connected {
-            return Err(ModelError::IncorrectStatus("EndpointZone", z.status.as_str()));
+            return Err(ModelError::IncorrectStatus(
+                "EndpointZone",
+                z.status.as_str(),
+            ));
         }
         let Allocation::Manual(new) = allocation else {
             return Err(ModelError::MissingParam("ResourceId"));
         };
-        let old = z.resource_id.clone().expect("a connected zone has a resource");
+        let old = z
+            .resource_id
+            .clone()
+            .expect("a connected zone has a resource");
         if old == new {
-            return Err(ModelError::IllegalParam("ResourceId", format!("{new} already serves zone {zone}")));
+            return Err(ModelError::IllegalParam(
+                "ResourceId",
+                format!("{new} already serves zone {zone}"),
+            ));
         }
-        if s.resources.get(&(zone.to_owned(), old.clone())).is_some_and(|r| r.auto_allocated) {
+        if s.resources
+            .get(&(zone.to_owned(), old.clone()))
+            .is_some_and(|r| r.auto_allocated)
+        {
             return Err(ModelError::ResourceAutoAllocateViolation(format!(
                 "Turn off automatic allocation of {old} before replacing it (R27)."
             )));
         }
         let (ip, ip6) = if mode == ReplaceMode::Graceful {
-            let vsw = ctx.inv.vswitch(&z.vswitch_id).ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
+            let vsw = ctx
+                .inv
+                .vswitch(&z.vswitch_id)
+                .ok_or_else(|| ModelError::ResourceNotFound("VSwitch", z.vswitch_id.clone()))?;
             let ip = ipam::assign_v4(&vsw.id, vsw.cidr, self.used_v4(&vsw.id), &[], None)?;
             let ip6 = match (z.eni.ip6, vsw.ipv6_cidr) {
-                (Some(_), Some(c6)) => Some(ipam::assign_v6(&vsw.id, c6, self.used_v6(&vsw.id), &[], None)?),
+                (Some(_), Some(c6)) => Some(ipam::assign_v6(
+                    &vsw.id,
+                    c6,
+                    self.used_v6(&vsw.id),
+                    &[],
+                    None,
+                )?),
                 _ => None,
             };
             (ip, ip6)
@@ -991,7 +1407,10 @@ impl Table {
         z.resource_id = Some(new);
         if let Some(eni) = new_eni {
             let old_eni = std::mem::replace(&mut z.eni, eni);
-            z.replaced = Some(ReplacedPath { eni: old_eni, resource_id: old });
+            z.replaced = Some(ReplacedPath {
+                eni: old_eni,
+                resource_id: old,
+            });
             z.status = ZoneStatus::Migrating;
         }
         self.touch_endpoint(ep);
@@ -999,32 +1418,62 @@ impl Table {
     }
 }
 
-fn lb_of<'a>(inv: &'a Inventory, caller: Uid, id: &str) -> Result<&'a crate::inventory::LoadBalancer, ModelError> {
-    let lb = inv.load_balancer(id).ok_or_else(|| ModelError::ResourceNotFound("Resource", id.to_owned()))?;
+fn lb_of<'a>(
+    inv: &'a Inventory,
+    caller: Uid,
+    id: &str,
+) -> Result<&'a crate::inventory::LoadBalancer, ModelError> {
+    let lb = inv
+        .load_balancer(id)
+        .ok_or_else(|| ModelError::ResourceNotFound("Resource", id.to_owned()))?;
     if lb.owner != caller {
-        return Err(ModelError::Forbidden(format!("The resource {id} belongs to another account.")));
+        return Err(ModelError::Forbidden(format!(
+            "The resource {id} belongs to another account."
+        )));
     }
     Ok(lb)
 }
 
-fn check_resource(inv: &Inventory, caller: Uid, rtype: LbType, ipv: IpVersion, r: &ResourceSpec) -> Result<(), ModelError> {
+fn check_resource(
+    inv: &Inventory,
+    caller: Uid,
+    rtype: LbType,
+    ipv: IpVersion,
+    r: &ResourceSpec,
+) -> Result<(), ModelError> {
     let lb = lb_of(inv, caller, &r.id)?;
-    if let Some(t) = r.resource_type {
-        if t != lb.lb_type {
-            return Err(ModelError::Mismatch("ResourceType", format!("{} is a {}, not a {}", r.id, lb.lb_type.api_name(), t.api_name())));
-        }
+    if let Some(t) = r.resource_type
+        && t != lb.lb_type
+    {
+        return Err(ModelError::Mismatch(
+            "ResourceType",
+            format!(
+                "{} is a {}, not a {}",
+                r.id,
+                lb.lb_type.api_name(),
+                t.api_name()
+            ),
+        ));
     }
     if lb.lb_type != rtype {
         return Err(ModelError::Mismatch(
             "ResourceType",
-            format!("{} is a {}; every resource of this service must be a {} (R2)", r.id, lb.lb_type.api_name(), rtype.api_name()),
+            format!(
+                "{} is a {}; every resource of this service must be a {} (R2)",
+                r.id,
+                lb.lb_type.api_name(),
+                rtype.api_name()
+            ),
         ));
     }
     if inv.zone(&r.zone).is_none() {
         return Err(ModelError::ResourceNotFound("Zone", r.zone.clone()));
     }
     if lb.in_zone(&r.zone).is_none() {
-        return Err(ModelError::Mismatch("ZoneId", format!("{} has no address in zone {}", r.id, r.zone)));
+        return Err(ModelError::Mismatch(
+            "ZoneId",
+            format!("{} has no address in zone {}", r.id, r.zone),
+        ));
     }
     if ipv == IpVersion::DualStack {
         check_dual_stack(inv, rtype, std::iter::once(r.id.as_str()))?;
@@ -1032,25 +1481,42 @@ fn check_resource(inv: &Inventory, caller: Uid, rtype: LbType, ipv: IpVersion, r
     Ok(())
 }
 
-fn check_dual_stack<'a>(inv: &Inventory, rtype: LbType, ids: impl Iterator<Item = &'a str>) -> Result<(), ModelError> {
+fn check_dual_stack<'a>(
+    inv: &Inventory,
+    rtype: LbType,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<(), ModelError> {
     if rtype == LbType::Clb {
-        return Err(ModelError::IllegalParam("AddressIpVersion", "a CLB never supports DualStack (R4)".into()));
+        return Err(ModelError::IllegalParam(
+            "AddressIpVersion",
+            "a CLB never supports DualStack (R4)".into(),
+        ));
     }
     for id in ids {
         if !inv.load_balancer(id).is_some_and(|lb| lb.dual_stack) {
-            return Err(ModelError::IllegalParam("AddressIpVersion", format!("resource {id} does not support dual stack (R4)")));
+            return Err(ModelError::IllegalParam(
+                "AddressIpVersion",
+                format!("resource {id} does not support dual stack (R4)"),
+            ));
         }
     }
     Ok(())
 }
 
 fn check_sg(inv: &Inventory, caller: Uid, vpc: &str, sg: &str) -> Result<(), ModelError> {
-    let g = inv.security_group(sg).ok_or_else(|| ModelError::ResourceNotFound("SecurityGroup", sg.to_owned()))?;
+    let g = inv
+        .security_group(sg)
+        .ok_or_else(|| ModelError::ResourceNotFound("SecurityGroup", sg.to_owned()))?;
     if g.owner != caller {
-        return Err(ModelError::Forbidden(format!("The security group {sg} belongs to another account.")));
+        return Err(ModelError::Forbidden(format!(
+            "The security group {sg} belongs to another account."
+        )));
     }
     if g.vpc != vpc {
-        return Err(ModelError::Mismatch("VpcId", format!("security group {sg} is not in VPC {vpc}")));
+        return Err(ModelError::Mismatch(
+            "VpcId",
+            format!("security group {sg} is not in VPC {vpc}"),
+        ));
     }
     Ok(())
 }
@@ -1059,7 +1525,10 @@ fn check_sg(inv: &Inventory, caller: Uid, vpc: &str, sg: &str) -> Result<(), Mod
 /// the cloud, where the provider cannot enumerate accounts).
 fn check_principal(_inv: &Inventory, p: Principal) -> Result<(), ModelError> {
     match p {
-        Principal::Account(u) if u <= 0 => Err(ModelError::IllegalParam("UserId", format!("{u} is not an account UID"))),
+        Principal::Account(u) if u <= 0 => Err(ModelError::IllegalParam(
+            "UserId",
+            format!("{u} is not an account UID"),
+        )),
         _ => Ok(()),
     }
 }
@@ -1070,6 +1539,12 @@ pub fn check_bandwidth(t: LbType, bw: u32) -> Result<(), ModelError> {
     if (lo..=hi).contains(&bw) {
         Ok(())
     } else {
-        Err(ModelError::IllegalParam("Bandwidth", format!("{bw} Mbps is outside {lo}-{hi} Mbps for {} (R32)", t.api_name())))
+        Err(ModelError::IllegalParam(
+            "Bandwidth",
+            format!(
+                "{bw} Mbps is outside {lo}-{hi} Mbps for {} (R32)",
+                t.api_name()
+            ),
+        ))
     }
 }

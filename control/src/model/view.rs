@@ -66,7 +66,10 @@ impl DataplaneZone {
 pub fn dataplane_view(table: &Table, inv: &Inventory) -> Vec<DataplaneZone> {
     let mut out = Vec::new();
     for e in table.endpoints.values() {
-        let vpc_interface = inv.vpc(&e.vpc_id).map(|v| v.gateway_interface.clone()).unwrap_or_default();
+        let vpc_interface = inv
+            .vpc(&e.vpc_id)
+            .map(|v| v.gateway_interface.clone())
+            .unwrap_or_default();
         let rtype = table.services.get(&e.service_id).map(|s| s.resource_type);
         // R31: a CLB connection always has a limit (the default captured when it was created).
         let bandwidth = match (e.bandwidth, rtype) {
@@ -88,7 +91,9 @@ pub fn dataplane_view(table: &Table, inv: &Inventory) -> Vec<DataplaneZone> {
                     vpc_id: e.vpc_id.clone(),
                     vpc_interface: vpc_interface.clone(),
                     zone: z.zone.clone(),
-                    provider_interface: zinfo.map(|zi| zi.gateway_interface.clone()).unwrap_or_default(),
+                    provider_interface: zinfo
+                        .map(|zi| zi.gateway_interface.clone())
+                        .unwrap_or_default(),
                     eni_ip: eni.ip,
                     eni_ip6: eni.ip6,
                     state: z.status,

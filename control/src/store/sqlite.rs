@@ -53,12 +53,12 @@ impl SqliteStore {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(500));
-                    if let Err(e) = ckpt.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    if let Err(e) = ckpt.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                 }
-            })
-            ?;
+            })?;
         store.stop = Some(stop);
         Ok(store)
     }
@@ -81,11 +81,15 @@ impl SqliteStore {
              CREATE TABLE IF NOT EXISTS client_tokens (
                  k TEXT PRIMARY KEY, response TEXT NOT NULL, created INTEGER NOT NULL);",
         )?;
-        let v: Option<i64> =
-            conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional()?;
+        let v: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?;
         match v {
             None => {
-                conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])?;
+                conn.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )?;
             }
             Some(SCHEMA_VERSION) => {}
             Some(other) => return Err(StoreError::Schema(other, SCHEMA_VERSION)),
@@ -94,8 +98,16 @@ impl SqliteStore {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &'static str, id: &str, body: &str) -> Result<T, StoreError> {
-    serde_json::from_str(body).map_err(|source| StoreError::Decode { what, id: id.to_owned(), source })
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    id: &str,
+    body: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|source| StoreError::Decode {
+        what,
+        id: id.to_owned(),
+        source,
+    })
 }
 
 impl Store for SqliteStore {
@@ -104,27 +116,36 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare("SELECT id, body FROM services")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (id, body) = row?;
                 let s: Service = decode("service", &id, &body)?;
                 out.table.services.insert(id, s);
             }
             let mut st = tx.prepare("SELECT id, body FROM endpoints")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (id, body) = row?;
                 let e: Endpoint = decode("endpoint", &id, &body)?;
                 out.table.endpoints.insert(id, e);
             }
-            let meta: Option<String> =
-                tx.query_row("SELECT v FROM meta WHERE k = 'meta'", [], |r| r.get(0)).optional()?;
+            let meta: Option<String> = tx
+                .query_row("SELECT v FROM meta WHERE k = 'meta'", [], |r| r.get(0))
+                .optional()?;
             if let Some(m) = meta {
                 out.table.meta = decode::<Meta>("meta", "meta", &m)?;
             }
             let mut st = tx.prepare("SELECT k, response, created FROM client_tokens")?;
             let rows = st.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, TokenReply { response: r.get(1)?, created: r.get(2)? }))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    TokenReply {
+                        response: r.get(1)?,
+                        created: r.get(2)?,
+                    },
+                ))
             })?;
             for row in rows {
                 let (k, v) = row?;
@@ -191,7 +212,9 @@ impl Store for SqliteStore {
     }
 
     fn expire_tokens(&mut self, before: i64) -> Result<usize, StoreError> {
-        Ok(self.conn.execute("DELETE FROM client_tokens WHERE created < ?1", [before])?)
+        Ok(self
+            .conn
+            .execute("DELETE FROM client_tokens WHERE created < ?1", [before])?)
     }
 }
 
@@ -211,40 +234,61 @@ mod tests {
 
     fn populate(t: &mut Table, inv: &Inventory) -> (String, String) {
         let mut ids = SeqIds(0);
-        let mut ctx = Ctx { caller: 1_111_111_111_111_111, now: "2026-12-04T00:00:00Z".into(), dry_run: false, inv, ids: &mut ids };
+        let mut ctx = Ctx {
+            caller: 1_111_111_111_111_111,
+            now: "2026-12-04T00:00:00Z".into(),
+            dry_run: false,
+            inv,
+            ids: &mut ids,
+        };
         let svc = t
-            .create_service(&mut ctx, crate::model::CreateService {
-                resource_type: None,
-                resources: vec![
-                    ResourceSpec { id: "nlb-prov1".into(), resource_type: None, zone: "cn-hangzhou-a".into() },
-                    ResourceSpec { id: "nlb-prov1".into(), resource_type: None, zone: "cn-hangzhou-b".into() },
-                ],
-                auto_accept: true,
-                zone_affinity: false,
-                ip_version: IpVersion::IPv4,
-                payer: Payer::Endpoint,
-                description: "d".into(),
-            })
+            .create_service(
+                &mut ctx,
+                crate::model::CreateService {
+                    resource_type: None,
+                    resources: vec![
+                        ResourceSpec {
+                            id: "nlb-prov1".into(),
+                            resource_type: None,
+                            zone: "cn-hangzhou-a".into(),
+                        },
+                        ResourceSpec {
+                            id: "nlb-prov1".into(),
+                            resource_type: None,
+                            zone: "cn-hangzhou-b".into(),
+                        },
+                    ],
+                    auto_accept: true,
+                    zone_affinity: false,
+                    ip_version: IpVersion::IPv4,
+                    payer: Payer::Endpoint,
+                    description: "d".into(),
+                },
+            )
             .unwrap();
-        t.add_user(&ctx, &svc, Principal::Account(2_222_222_222_222_222)).unwrap();
+        t.add_user(&ctx, &svc, Principal::Account(2_222_222_222_222_222))
+            .unwrap();
         ctx.caller = 2_222_222_222_222_222;
         let ep = t
-            .create_endpoint(&mut ctx, crate::model::CreateEndpoint {
-                service_id: Some(svc.clone()),
-                service_name: None,
-                vpc_id: "vpc-consumer1".into(),
-                zones: vec![crate::model::ZoneSpec {
-                    zone: "cn-hangzhou-a".into(),
-                    vswitch_id: "vsw-c1a".into(),
-                    ip: None,
-                    ip6: None,
-                }],
-                security_groups: vec!["sg-c1all".into()],
-                ip_version: IpVersion::IPv4,
-                zone_affinity: false,
-                name: "e".into(),
-                description: String::new(),
-            })
+            .create_endpoint(
+                &mut ctx,
+                crate::model::CreateEndpoint {
+                    service_id: Some(svc.clone()),
+                    service_name: None,
+                    vpc_id: "vpc-consumer1".into(),
+                    zones: vec![crate::model::ZoneSpec {
+                        zone: "cn-hangzhou-a".into(),
+                        vswitch_id: "vsw-c1a".into(),
+                        ip: None,
+                        ip6: None,
+                    }],
+                    security_groups: vec!["sg-c1all".into()],
+                    ip_version: IpVersion::IPv4,
+                    zone_affinity: false,
+                    name: "e".into(),
+                    description: String::new(),
+                },
+            )
             .unwrap();
         (svc, ep)
     }
@@ -259,8 +303,12 @@ mod tests {
         {
             let mut s = SqliteStore::open(&path).unwrap();
             let dirty = t.take_dirty();
-            let tok = TokenReply { response: "{\"EndpointId\":\"x\"}".into(), created: 5 };
-            s.commit(&t, &dirty, Some(("2/CreateVpcEndpoint/tok", &tok))).unwrap();
+            let tok = TokenReply {
+                response: "{\"EndpointId\":\"x\"}".into(),
+                created: 5,
+            };
+            s.commit(&t, &dirty, Some(("2/CreateVpcEndpoint/tok", &tok)))
+                .unwrap();
         }
         let mut s = SqliteStore::open(&path).unwrap();
         let loaded = s.load().unwrap();
@@ -268,7 +316,10 @@ mod tests {
         assert_eq!(loaded.table.endpoints, t.endpoints);
         assert_eq!(loaded.table.meta, t.meta);
         assert_eq!(loaded.table.used_v4("vsw-c1a"), t.used_v4("vsw-c1a"));
-        assert_eq!(loaded.table.resource_load(&svc, "cn-hangzhou-a"), t.resource_load(&svc, "cn-hangzhou-a"));
+        assert_eq!(
+            loaded.table.resource_load(&svc, "cn-hangzhou-a"),
+            t.resource_load(&svc, "cn-hangzhou-a")
+        );
         assert_eq!(loaded.tokens["2/CreateVpcEndpoint/tok"].created, 5);
         // deletions are persisted too
         let mut t2 = loaded.table;
@@ -285,8 +336,30 @@ mod tests {
     fn tokens_expire() {
         let mut s = SqliteStore::in_memory().unwrap();
         let t = Table::default();
-        s.commit(&t, &BTreeSet::new(), Some(("a", &TokenReply { response: "{}".into(), created: 1 }))).unwrap();
-        s.commit(&t, &BTreeSet::new(), Some(("b", &TokenReply { response: "{}".into(), created: 100 }))).unwrap();
+        s.commit(
+            &t,
+            &BTreeSet::new(),
+            Some((
+                "a",
+                &TokenReply {
+                    response: "{}".into(),
+                    created: 1,
+                },
+            )),
+        )
+        .unwrap();
+        s.commit(
+            &t,
+            &BTreeSet::new(),
+            Some((
+                "b",
+                &TokenReply {
+                    response: "{}".into(),
+                    created: 100,
+                },
+            )),
+        )
+        .unwrap();
         assert_eq!(s.expire_tokens(50).unwrap(), 1);
         assert_eq!(s.load().unwrap().tokens.len(), 1);
     }
@@ -295,8 +368,14 @@ mod tests {
     fn wal_and_full_sync_are_in_force() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("w.db")).unwrap();
-        let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
-        let sync: i64 = s.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let sync: i64 = s
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2);
     }

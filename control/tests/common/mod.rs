@@ -23,12 +23,26 @@ pub struct Daemon {
 impl Daemon {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let inv = include_str!("../../examples/inventory.toml")
-            .replace("listen = \"127.0.0.1:8080\"", &format!("listen = \"127.0.0.1:{port}\""))
-            .replace("path = \"eplink-state.db\"", &format!("path = \"{}\"", dir.path().join("state.db").display()));
+            .replace(
+                "listen = \"127.0.0.1:8080\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            )
+            .replace(
+                "path = \"eplink-state.db\"",
+                &format!("path = \"{}\"", dir.path().join("state.db").display()),
+            );
         std::fs::write(dir.path().join("inventory.toml"), inv).unwrap();
-        let mut d = Self { dir, port, child: None };
+        let mut d = Self {
+            dir,
+            port,
+            child: None,
+        };
         d.start();
         d
     }
@@ -38,7 +52,11 @@ impl Daemon {
     }
 
     pub fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("eplinkd.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("eplinkd.log"))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eplinkd"))
             .arg("--no-dataplane")
             .arg("--inventory")
@@ -54,7 +72,11 @@ impl Daemon {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("eplinkd exited at start with {st}: {}", self.log());
             }
-            assert!(Instant::now() < deadline, "eplinkd did not listen: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "eplinkd did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -85,4 +107,3 @@ impl Drop for Daemon {
         self.kill9();
     }
 }
-
