@@ -146,6 +146,27 @@ impl State {
         rx.blocking_recv().map_err(|_| StateError::Stopped)?
     }
 
+    /// Records a health verdict for a service resource (R24): zone connections on an unhealthy
+    /// resource move to another available resource of the same zone, durably. Returns the
+    /// endpoints that moved. For the health prober; not an API call.
+    pub async fn set_resource_health(
+        &self,
+        service: &str,
+        zone: &str,
+        resource: &str,
+        healthy: bool,
+    ) -> Result<Vec<String>, StateError> {
+        let owner = self.read().services.get(service).map(|s| s.owner);
+        let Some(owner) = owner else { return Ok(Vec::new()) };
+        let (service, zone, resource) = (service.to_owned(), zone.to_owned(), resource.to_owned());
+        let apply: Apply = Box::new(move |t, ctx| {
+            let moved = t.set_resource_health(ctx.inv, &service, &zone, &resource, healthy);
+            Ok(serde_json::json!(moved))
+        });
+        let v = self.write(Command { caller: owner, dry_run: false, token: None, apply }).await?;
+        Ok(serde_json::from_value(v).unwrap_or_default())
+    }
+
     /// A consistent read view of the committed table.
     pub fn read(&self) -> RwLockReadGuard<'_, Table> {
         self.table
@@ -219,4 +240,74 @@ fn apply_one(
         tokens.insert(k, r);
     }
     Ok((value, !dirty.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CreateService, IpVersion, Payer, ResourceSpec};
+    use crate::store::SqliteStore;
+
+    const PROVIDER: Uid = 1_111_111_111_111_111;
+
+    fn state() -> State {
+        let inv = Inventory::parse(include_str!("../examples/inventory.toml")).unwrap();
+        State::start(Arc::new(inv), Box::new(SqliteStore::in_memory().unwrap())).unwrap()
+    }
+
+    fn create(token: Option<&str>, dry_run: bool) -> Command {
+        Command {
+            caller: PROVIDER,
+            dry_run,
+            token: token.map(|t| format!("{PROVIDER}/CreateVpcEndpointService/{t}")),
+            apply: Box::new(|t, ctx| {
+                let id = t.create_service(ctx, CreateService {
+                    resource_type: None,
+                    resources: vec![ResourceSpec { id: "nlb-prov2".into(), resource_type: None, zone: "cn-hangzhou-a".into() }],
+                    auto_accept: true,
+                    zone_affinity: false,
+                    ip_version: IpVersion::IPv4,
+                    payer: Payer::Endpoint,
+                    description: String::new(),
+                })?;
+                Ok(serde_json::json!({ "ServiceId": id }))
+            }),
+        }
+    }
+
+    #[test]
+    fn client_token_replays_the_first_reply_without_a_second_change() {
+        let st = state();
+        let a = st.write_blocking(create(Some("t1"), false)).unwrap();
+        let b = st.write_blocking(create(Some("t1"), false)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(st.read().services.len(), 1);
+        // another token is another request (and the resource is now taken)
+        let e = st.write_blocking(create(Some("t2"), false)).unwrap_err();
+        assert!(matches!(e, StateError::Model(ModelError::EndpointServiceResourceExist(..))), "{e:?}");
+    }
+
+    #[test]
+    fn dry_run_commits_nothing_and_bumps_no_version() {
+        let st = state();
+        let v0 = *st.subscribe().borrow();
+        let e = st.write_blocking(create(None, true)).unwrap_err();
+        assert!(matches!(e, StateError::Model(ModelError::DryRunOperation)));
+        assert!(st.read().services.is_empty());
+        assert_eq!(*st.subscribe().borrow(), v0);
+        st.write_blocking(create(None, false)).unwrap();
+        assert_eq!(*st.subscribe().borrow(), v0 + 1);
+    }
+
+    #[test]
+    fn r24_health_verdict_is_committed_through_the_state_owner() {
+        let st = state();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let id = st.write_blocking(create(None, false)).unwrap()["ServiceId"].as_str().unwrap().to_owned();
+        // unknown resources and services are ignored
+        assert!(rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-nope", false)).unwrap().is_empty());
+        assert!(rt.block_on(st.set_resource_health("epsrv-none", "cn-hangzhou-a", "nlb-prov2", false)).unwrap().is_empty());
+        rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-prov2", false)).unwrap();
+        assert!(!st.read().services[&id].resources.values().next().unwrap().healthy);
+    }
 }
