@@ -291,3 +291,28 @@ fn healthz_and_unknown_action() {
         Some("SignatureDoesNotMatch")
     );
 }
+
+#[test]
+fn r1_cross_region_requests_fail_clearly() {
+    let d = Daemon::new();
+    let other = Client::new(&d.endpoint(), PROVIDER.0, PROVIDER.1, "cn-beijing");
+    let e = other.call("ListVpcEndpointServices", &[]).unwrap_err();
+    assert_eq!(e.code(), Some("IllegalParam.RegionId"));
+    let p = d.client(PROVIDER);
+    let c = d.client(CONSUMER1);
+    let (sid, _) = setup_connected(&p, &c);
+    let e = c
+        .call(
+            "CreateVpcEndpoint",
+            &[
+                ("ServiceId", sid),
+                ("ServiceRegionId", "cn-beijing".into()),
+                ("VpcId", "vpc-consumer1".into()),
+                ("SecurityGroupId.1", "sg-c1all".into()),
+                ("Zone.1.ZoneId", "cn-hangzhou-a".into()),
+                ("Zone.1.VSwitchId", "vsw-c1a".into()),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), Some("Mismatch.RegionId"));
+}

@@ -1305,3 +1305,35 @@ fn derived_index_matches_a_rebuild_after_changes() {
     check(&w.t);
     assert!(w.t.used_v4("vsw-c1a").is_empty());
 }
+
+#[test]
+fn r9_staged_rollout_uids_one_by_one_then_star() {
+    let mut w = World::new();
+    let svc = w.nlb_service(false);
+    assert!(!w.t.services[&svc].visible_to(C1) && !w.t.services[&svc].visible_to(C2));
+    w.whitelist(&svc, Principal::Account(C1));
+    assert!(w.t.services[&svc].visible_to(C1) && !w.t.services[&svc].visible_to(C2));
+    w.whitelist(&svc, Principal::All);
+    assert!(w.t.services[&svc].visible_to(C2));
+    // with auto-accept off every connection still waits for the provider
+    let mut req = World::endpoint_req(&svc, &[(A, "vsw-c2a")]);
+    req.vpc_id = "vpc-consumer2".into();
+    req.security_groups = vec!["sg-c2all".into()];
+    let ep = w.run(C2, |t, c| t.create_endpoint(c, req)).unwrap();
+    assert_eq!(w.ep(&ep).connection, ConnectionStatus::Disconnected);
+}
+
+#[test]
+fn r17_disconnected_means_nobody_allowed_it_and_invisible_means_not_whitelisted() {
+    let mut w = World::new();
+    let svc = w.nlb_service(false);
+    // not whitelisted: the service does not exist for the consumer
+    assert_eq!(code(w.run(C1, |t, c| t.update_service(c, &svc, UpdateService::default()))), "EndpointServiceNotFound");
+    assert!(!w.t.services[&svc].visible_to(C1));
+    w.whitelist(&svc, Principal::Account(C1));
+    let ep = w.endpoint(&svc).unwrap();
+    assert_eq!(w.ep(&ep).connection, ConnectionStatus::Disconnected);
+    assert!(dataplane_view(&w.t, &w.inv).iter().all(|v| !v.forwarding));
+    w.run(PROVIDER, |t, c| t.enable_connection(c, &svc, &ep, None)).unwrap();
+    assert!(dataplane_view(&w.t, &w.inv).iter().all(|v| v.forwarding));
+}
