@@ -4,11 +4,14 @@
 //! command (or a `DryRun`) leaves the table untouched. Commands record which objects they
 //! touched in [`Table::dirty`], so the store persists only those.
 
+pub mod dns;
 mod error;
 pub mod ipam;
 mod ops;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
