@@ -118,18 +118,20 @@ impl Gateway {
         std::fs::read_to_string(self.dir.join("eplinkd.log")).unwrap_or_default()
     }
 
-    /// Runs `eplink --json ARGS` as `who` in the gateway namespace; Err carries stderr.
-    pub fn try_eplink(&self, who: (&str, &str, &str), args: &[&str]) -> Result<serde_json::Value, String> {
-        let out = self
-            .in_gw(&bin("eplink"))
-            .arg("--json")
-            .args(args)
-            .env("EPLINK_ACCESS_KEY_ID", who.1)
+    /// The `eplink` CLI as `who`, in the gateway namespace, pointed at this daemon.
+    #[must_use]
+    pub fn cli(&self, who: (&str, &str, &str)) -> Command {
+        let mut c = self.in_gw(&bin("eplink"));
+        c.env("EPLINK_ACCESS_KEY_ID", who.1)
             .env("EPLINK_ACCESS_KEY_SECRET", who.2)
             .env("EPLINK_ENDPOINT", format!("127.0.0.1:{}", self.api_port))
-            .env("EPLINK_INVENTORY", &self.inventory)
-            .output()
-            .map_err(|e| e.to_string())?;
+            .env("EPLINK_INVENTORY", &self.inventory);
+        c
+    }
+
+    /// Runs `eplink --json ARGS` as `who` in the gateway namespace; Err carries stderr.
+    pub fn try_eplink(&self, who: (&str, &str, &str), args: &[&str]) -> Result<serde_json::Value, String> {
+        let out = self.cli(who).arg("--json").args(args).output().map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
@@ -140,6 +142,30 @@ impl Gateway {
     /// Like `try_eplink`, panicking with the daemon's log on failure.
     pub fn eplink(&self, who: (&str, &str, &str), args: &[&str]) -> serde_json::Value {
         self.try_eplink(who, args).unwrap_or_else(|e| panic!("eplink {args:?}: {e}\n--- eplinkd log ---\n{}", self.log()))
+    }
+
+    /// The daemon's Prometheus text (`GET /metrics` inside the gateway namespace).
+    pub fn metrics_text(&self) -> Result<String, String> {
+        let port = self.metrics_port;
+        crate::in_ns(&self.topo.gw, move || {
+            use std::io::{Read, Write};
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+            Ok(out.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(out))
+        })
+        .join()
+        .map_err(|_| "metrics thread panicked".to_string())?
+    }
+
+    /// One unlabelled metric of the daemon (`eplink_reconcile_runs_total`, ...).
+    #[must_use]
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = self.metrics_text().ok()?;
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
     /// Polls `cond` until it holds (the reconciler applies commits asynchronously).

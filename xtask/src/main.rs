@@ -31,7 +31,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Set up, then run the demo: namespaces, the dataplane, real traffic through an ENI.
+    /// Set up, then run the demo: namespaces, eplinkd, the seed's workflow with the eplink
+    /// CLI, real traffic through the ENIs, the operator's view.
     Demo,
     /// Set up, then run benchmarks and write target/bench/<name>.json.
     Bench {
@@ -48,6 +49,7 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&args),
         Cmd::Demo => {
             setup::ensure()?;
+            run(Command::new("cargo").args(["build", "--release", "-p", "eplink-control", "--bins"]))?;
             run(Command::new("cargo").args(["run", "--release", "-p", "eplink-tests", "--bin", "demo"]))
         }
         Cmd::Bench { which } => {

@@ -1,24 +1,28 @@
-//! `demo` (run by `cargo xtask demo`): two consumer VPCs with the same addresses, a gateway running eplink's XDP
-//! program, and a provider with a real HTTP server on a load balancer VIP; requests through
-//! the ENI from both VPCs, then what the dataplane's maps hold.
+//! `demo` (run by `cargo xtask demo`): the whole product on one machine.
+//!
+//! Two zones, two consumer accounts whose VPCs use the same CIDRs, a provider with a load
+//! balancer per zone running a real HTTP server; `eplinkd` on the gateway; the seed's
+//! workflow walked with the `eplink` CLI; real requests through the ENIs; what an operator
+//! sees; then how to explore and how to tear down.
 
 use std::{
+    io::{BufRead, IsTerminal},
+    net::Ipv4Addr,
     process::{Child, Command, Stdio},
     thread::sleep,
     time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
-use eplink_dataplane::{
-    abi::Outcome,
-    fixture::topo::{Topology, ENI, VIP},
-    to_v4, Maps,
-};
+use eplink_tests::gateway::{bin, Gateway, CONSUMER1, CONSUMER2, PROVIDER, ZONE_A, ZONE_B};
 
-/// Kills the HTTP server when the demo ends, however it ends.
-struct Server(Child);
+const ENI_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const ENI_B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
 
-impl Drop for Server {
+/// Kills a background process when the demo ends, however it ends.
+struct Bg(Child);
+
+impl Drop for Bg {
     fn drop(&mut self) {
         self.0.kill().ok();
         self.0.wait().ok();
@@ -26,89 +30,132 @@ impl Drop for Server {
 }
 
 fn step(s: &str) {
-    println!("\n== {s}");
+    println!("\n\x1b[1m== {s}\x1b[0m");
 }
 
-fn main() -> Result<()> {
-    step("building the topology: vpc1 and vpc2 (both 10.0.0.0/24), gateway with XDP, provider with VIP 192.0.2.10");
-    let t = Topology::new();
-    println!("namespaces: {} {} {} {}", t.vpcs[0].name, t.vpcs[1].name, t.gw.name, t.provider.name);
-    println!("XDP program attached to c1, c2 (consumer VPCs) and p0 (provider); maps pinned at {}", t.pin_dir.display());
-
-    step(&format!("starting a real HTTP server on the load balancer VIP {VIP}:80 (python3 http.server)"));
-    let server = Server(
-        Command::new("ip")
-            .args(["netns", "exec", &t.provider.name, "python3", "-m", "http.server", "80", "--bind", &VIP.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("start python3 http.server")?,
-    );
-    sleep(Duration::from_millis(800));
-
-    for vpc in &t.vpcs {
-        step(&format!("{}: curl http://{ENI}/ (the ENI address)", vpc.name));
-        let out = Command::new("ip")
-            .args(["netns", "exec", &vpc.name, "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "HTTP %{http_code}, %{size_download} bytes from %{remote_ip}\n"])
-            .arg(format!("http://{ENI}/"))
-            .output()?;
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        if !out.status.success() {
-            bail!("curl through the ENI failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        step(&format!("{}: ping {ENI} (answered by the XDP program)", vpc.name));
-        let ping = Command::new("ip").args(["netns", "exec", &vpc.name, "ping", "-c", "1", "-W", "2", &ENI.to_string()]).output()?;
-        print!("{}", String::from_utf8_lossy(&ping.stdout).lines().nth(1).map(|l| format!("{l}\n")).unwrap_or_default());
+/// Runs the CLI as `who` and shows its table, the way a user would see it.
+fn show(g: &Gateway, who: (&str, &str, &str), label: &str, args: &[&str]) -> Result<()> {
+    println!("{label}$ eplink {}", args.join(" "));
+    let out = g.cli(who).args(args).output()?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!("eplink {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    println!("(the HTTP server above logged each request's source: a SNAT address, never 10.0.0.5)");
-    drop(server);
-
-    show(&t.maps())?;
-    step("done: the namespaces and pins are removed now");
     Ok(())
 }
 
-fn show(m: &Maps) -> Result<()> {
-    step("ENIS: (VPC, address) -> ENI index; ZONE_CONNS: ENI index -> state and VIP");
-    for item in m.enis.iter() {
-        let (k, idx) = item?;
-        let zc = m.zone_conn(idx)?;
-        let s = m.eni_stats(idx)?;
-        println!(
-            "  vpc {} {:<15} eni#{idx}  state {}  vip {:<15}  fwd {} pkts {} B  rev {} pkts {} B",
-            k.vpc,
-            to_v4(&k.addr),
-            if zc.state == 1 { "connected" } else { "disconnected" },
-            to_v4(&zc.vip),
-            s.fwd_packets,
-            s.fwd_bytes,
-            s.rev_packets,
-            s.rev_bytes
-        );
+fn id(v: &serde_json::Value, field: &str) -> Result<String> {
+    v.get(field).and_then(serde_json::Value::as_str).map(str::to_string).with_context(|| format!("no {field} in {v}"))
+}
+
+fn curl(g: &Gateway, vpc: usize, eni: Ipv4Addr) -> Result<()> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &g.topo.vpcs[vpc].name, "curl", "-sS", "-m", "5", "-o", "/dev/null"])
+        .args(["-w", "HTTP %{http_code}, %{size_download} bytes, connected to %{remote_ip}\n"])
+        .arg(format!("http://{eni}/"))
+        .output()?;
+    print!("  vpc{} $ curl http://{eni}/  ->  {}", vpc + 1, String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!("curl through {eni} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    step("CT_FWD / CT_REV: one row per flow (consumer view -> provider view)");
-    for f in m.flows()? {
-        println!(
-            "  vpc {} {}:{} -> {}:{}  becomes  {}:{} -> {}:{}  eni#{}  reverse {}",
-            f.key.scope,
-            to_v4(&f.key.src),
-            u16::from_be(f.key.sport_be),
-            to_v4(&f.key.dst),
-            u16::from_be(f.key.dport_be),
-            to_v4(&f.fwd.nat_src),
-            u16::from_be(f.fwd.nat_sport_be),
-            to_v4(&f.fwd.nat_dst),
-            u16::from_be(f.key.dport_be),
-            f.fwd.eni,
-            if f.rev.is_some() { "present" } else { "missing" },
-        );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    step("1. the world: two zones, two consumer VPCs (both 10.0.0.0/24 and 10.0.1.0/24), a provider");
+    let mut g = Gateway::new();
+    let t = &g.topo;
+    println!("  namespaces: vpc1={} vpc2={} gateway={} provider={}", t.vpcs[0].name, t.vpcs[1].name, t.gw.name, t.provider.name);
+    println!("  load balancers: nlb-a1 192.0.2.10 (zone A), nlb-a2 192.0.2.20 (zone A), nlb-b1 192.0.2.30 (zone B)");
+    println!("  inventory: {}", g.inventory.display());
+
+    step("2. the provider's service: a real HTTP server behind every load balancer VIP");
+    let http = Bg(Command::new("ip")
+        .args(["netns", "exec", &g.topo.provider.name, "python3", "-m", "http.server", "80", "--bind", "0.0.0.0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("start python3 http.server")?);
+
+    step("3. eplinkd on the gateway: loads the XDP program, attaches c1 c2 p0 p1, serves the API");
+    g.start();
+    println!("  API on 127.0.0.1:{}, metrics on 127.0.0.1:{}/metrics (gateway namespace)", g.api_port, g.metrics_port);
+
+    step("4. provider: create the service (manual acceptance, one NLB per zone) and whitelist both consumers");
+    let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
+    let svc = id(&svc, "ServiceId")?;
+    for c in [CONSUMER1, CONSUMER2] {
+        g.eplink(PROVIDER, &["whitelist", "add", &svc, c.0]);
     }
-    step("GLOBAL_STATS: every packet's outcome");
-    let g = m.global_stats()?;
-    for o in Outcome::ALL {
-        if g[o as usize] > 0 {
-            println!("  {:<24} {}", o.name(), g[o as usize]);
+    show(&g, PROVIDER, "provider", &["service", "show", &svc])?;
+
+    step("5. consumers: find the service, create two-zone endpoints (the SAME ENI addresses in both VPCs)");
+    show(&g, CONSUMER1, "consumer1", &["service", "available"])?;
+    let mut eps = Vec::new();
+    for (c, vpc, sg, n) in [(CONSUMER1, "vpc-c1", "sg-c1", 1), (CONSUMER2, "vpc-c2", "sg-c2", 2)] {
+        let ep = g.eplink(
+            c,
+            &["endpoint", "create", "--service", &svc, "--vpc", vpc, "--sg", sg,
+              "--zone", &format!("{ZONE_A}:vsw-c{n}a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c{n}b:{ENI_B}")],
+        );
+        eps.push(id(&ep, "EndpointId")?);
+    }
+    show(&g, PROVIDER, "provider", &["connection", "list"])?;
+    println!("  (Disconnected: auto-accept is off and nobody allowed them yet — R16/R17)");
+    let r = Command::new("ip").args(["netns", "exec", &g.topo.vpcs[0].name, "curl", "-sS", "-m", "2", "-o", "/dev/null"]).arg(format!("http://{ENI_A}/")).output()?;
+    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", if r.status.success() { "answered?!".into() } else { format!("refused by the dataplane ({})", String::from_utf8_lossy(&r.stderr).trim()) });
+
+    step("6. provider: allow both connections, with a 1000 Mbit/s limit for consumer 2");
+    g.eplink(PROVIDER, &["connection", "allow", &svc, &eps[0]]);
+    g.eplink(PROVIDER, &["connection", "allow", "--bandwidth", "1000", &svc, &eps[1]]);
+    show(&g, PROVIDER, "provider", &["connection", "list"])?;
+    g.wait_for("the reconciler to connect every ENI", || {
+        g.topo.maps().zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == eplink_dataplane::abi::ZONE_CONNECTED).count() == 4
+    });
+
+    step("7. real requests through the ENIs: both VPCs, both zones (the server logs a SNAT source, never 10.0.0.5)");
+    for vpc in 0..2 {
+        for eni in [ENI_A, ENI_B] {
+            curl(&g, vpc, eni)?;
         }
     }
+    let ping = Command::new("ip").args(["netns", "exec", &g.topo.vpcs[1].name, "ping", "-c", "1", "-W", "2", &ENI_B.to_string()]).output()?;
+    println!("  vpc2 $ ping {ENI_B}  ->  {}", String::from_utf8_lossy(&ping.stdout).lines().nth(1).unwrap_or("no reply"));
+
+    step("8. provider: disconnect consumer 1's zone A; its zone B keeps working");
+    g.eplink(PROVIDER, &["zone-connection", "disable", &svc, &eps[0], ZONE_A]);
+    sleep(Duration::from_millis(300));
+    let r = Command::new("ip").args(["netns", "exec", &g.topo.vpcs[0].name, "curl", "-sS", "-m", "2", "-o", "/dev/null"]).arg(format!("http://{ENI_A}/")).output()?;
+    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", if r.status.success() { "answered?!" } else { "no answer: zone A disconnected" });
+    curl(&g, 0, ENI_B)?;
+    g.eplink(PROVIDER, &["zone-connection", "enable", &svc, &eps[0], ZONE_A]);
+    sleep(Duration::from_millis(300));
+    curl(&g, 0, ENI_A)?;
+
+    step("9. what an operator sees (read straight from the pinned maps; works with the daemon down)");
+    show(&g, PROVIDER, "operator", &["dp", "enis"])?;
+    show(&g, PROVIDER, "operator", &["dp", "flows"])?;
+    show(&g, PROVIDER, "operator", &["dp", "stats"])?;
+    drop(http);
+
+    step("10. explore");
+    let gw = &g.topo.gw.name;
+    println!("  export EPLINK_ENDPOINT=127.0.0.1:{} EPLINK_INVENTORY={}", g.api_port, g.inventory.display());
+    println!("  export EPLINK_ACCESS_KEY_ID={} EPLINK_ACCESS_KEY_SECRET={}   # the provider", PROVIDER.1, PROVIDER.2);
+    println!("  nsenter --net=/var/run/netns/{gw} {} connection list", bin("eplink").display());
+    println!("  nsenter --net=/var/run/netns/{gw} {} dp top", bin("eplink").display());
+    println!("  nsenter --net=/var/run/netns/{gw} curl -s 127.0.0.1:{}/metrics | grep eplink_eni", g.metrics_port);
+    println!("  ip netns exec {} curl http://{ENI_A}/          # a consumer host in VPC 1", g.topo.vpcs[0].name);
+    println!("  bpftool map dump pinned {}/CT_FWD", g.topo.pin_dir.display());
+    if std::io::stdin().is_terminal() {
+        println!("\n  The demo stays up until you press Enter; then it tears everything down.");
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok();
+    } else {
+        println!("\n  (not a terminal: tearing down now; run `cargo xtask demo` in a terminal to keep it up)");
+    }
+
+    step("11. tear-down: the daemon stops, pins and namespaces are removed");
+    g.stop();
     Ok(())
 }
