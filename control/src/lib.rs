@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod dns;
 pub mod inspect;
 pub mod inventory;
 pub mod model;

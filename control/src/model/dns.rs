@@ -81,11 +81,16 @@ pub fn resolve(
     match lookup(table, inv, name)? {
         Name::Zone(e, z) => Some(addr(&e.zones[&z].eni).into_iter().collect()),
         Name::Endpoint(e) => {
-            let mut zones: Vec<&super::EndpointZone> = e.zones.values().filter(|z| healthy(&z.eni.id)).collect();
+            let mut zones: Vec<&super::EndpointZone> =
+                e.zones.values().filter(|z| healthy(&z.eni.id)).collect();
             if zones.is_empty() {
                 zones = e.zones.values().collect();
             }
-            let affinity = e.zone_affinity && table.services.get(&e.service_id).is_some_and(|s| s.zone_affinity);
+            let affinity = e.zone_affinity
+                && table
+                    .services
+                    .get(&e.service_id)
+                    .is_some_and(|s| s.zone_affinity);
             let local = client_zone.and_then(|cz| zones.iter().position(|z| z.zone == cz));
             match (affinity, local) {
                 (true, Some(i)) => {
@@ -123,13 +128,41 @@ mod tests {
         got.sort();
         assert_eq!(got, vec!["192.168.1.1", "192.168.2.1"]);
         let zname = Table::zone_domain(&w.inv, e, "cn-hangzhou-b");
-        assert_eq!(ips(&resolve(&w.t, &w.inv, &zname, Family::V4, None, &all, 0).unwrap()), vec!["192.168.2.1"]);
+        assert_eq!(
+            ips(&resolve(&w.t, &w.inv, &zname, Family::V4, None, &all, 0).unwrap()),
+            vec!["192.168.2.1"]
+        );
         // case and trailing dot do not matter; unknown names are NXDOMAIN
-        assert!(resolve(&w.t, &w.inv, &(name.to_uppercase() + "."), Family::V4, None, &all, 0).is_some());
-        assert!(resolve(&w.t, &w.inv, "ep-nope.epsrv-nope.cn-hangzhou.privatelink.aliyuncs.com", Family::V4, None, &all, 0).is_none());
+        assert!(
+            resolve(
+                &w.t,
+                &w.inv,
+                &(name.to_uppercase() + "."),
+                Family::V4,
+                None,
+                &all,
+                0
+            )
+            .is_some()
+        );
+        assert!(
+            resolve(
+                &w.t,
+                &w.inv,
+                "ep-nope.epsrv-nope.cn-hangzhou.privatelink.aliyuncs.com",
+                Family::V4,
+                None,
+                &all,
+                0
+            )
+            .is_none()
+        );
         assert!(resolve(&w.t, &w.inv, "example.com", Family::V4, None, &all, 0).is_none());
         // no IPv6 on an IPv4 endpoint: NODATA, not NXDOMAIN
-        assert_eq!(resolve(&w.t, &w.inv, &name, Family::V6, None, &all, 0), Some(vec![]));
+        assert_eq!(
+            resolve(&w.t, &w.inv, &name, Family::V6, None, &all, 0),
+            Some(vec![])
+        );
     }
 
     #[test]
@@ -139,11 +172,25 @@ mod tests {
         let name = Table::endpoint_domain(&w.inv, e);
         let down = e.zones["cn-hangzhou-a"].eni.id.clone();
         let healthy = |id: &str| id != down;
-        assert_eq!(ips(&resolve(&w.t, &w.inv, &name, Family::V4, None, &healthy, 0).unwrap()), vec!["192.168.2.1"]);
+        assert_eq!(
+            ips(&resolve(&w.t, &w.inv, &name, Family::V4, None, &healthy, 0).unwrap()),
+            vec!["192.168.2.1"]
+        );
         let none = |_: &str| false;
-        assert_eq!(resolve(&w.t, &w.inv, &name, Family::V4, None, &none, 0).unwrap().len(), 2, "fail open");
+        assert_eq!(
+            resolve(&w.t, &w.inv, &name, Family::V4, None, &none, 0)
+                .unwrap()
+                .len(),
+            2,
+            "fail open"
+        );
         let all = |_: &str| true;
-        assert_eq!(resolve(&w.t, &w.inv, &name, Family::V4, None, &all, 0).unwrap().len(), 2);
+        assert_eq!(
+            resolve(&w.t, &w.inv, &name, Family::V4, None, &all, 0)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -153,13 +200,38 @@ mod tests {
         let name = Table::endpoint_domain(&w.inv, e);
         let all = |_: &str| true;
         for spread in 0..4 {
-            let got = ips(&resolve(&w.t, &w.inv, &name, Family::V4, Some("cn-hangzhou-b"), &all, spread).unwrap());
+            let got = ips(&resolve(
+                &w.t,
+                &w.inv,
+                &name,
+                Family::V4,
+                Some("cn-hangzhou-b"),
+                &all,
+                spread,
+            )
+            .unwrap());
             assert_eq!(got[0], "192.168.2.1");
         }
         let firsts: std::collections::BTreeSet<String> = (0..4)
-            .map(|s| ips(&resolve(&w.t, &w.inv, &name, Family::V4, Some("cn-hangzhou-z"), &all, s).unwrap())[0].clone())
+            .map(|s| {
+                ips(&resolve(
+                    &w.t,
+                    &w.inv,
+                    &name,
+                    Family::V4,
+                    Some("cn-hangzhou-z"),
+                    &all,
+                    s,
+                )
+                .unwrap())[0]
+                    .clone()
+            })
             .collect();
-        assert_eq!(firsts.len(), 2, "queries from elsewhere spread over both zones");
+        assert_eq!(
+            firsts.len(),
+            2,
+            "queries from elsewhere spread over both zones"
+        );
     }
 
     #[test]
@@ -168,7 +240,19 @@ mod tests {
         let name = Table::endpoint_domain(&w.inv, &w.t.endpoints[&ep]);
         let all = |_: &str| true;
         let firsts: std::collections::BTreeSet<String> = (0..4)
-            .map(|s| ips(&resolve(&w.t, &w.inv, &name, Family::V4, Some("cn-hangzhou-b"), &all, s).unwrap())[0].clone())
+            .map(|s| {
+                ips(&resolve(
+                    &w.t,
+                    &w.inv,
+                    &name,
+                    Family::V4,
+                    Some("cn-hangzhou-b"),
+                    &all,
+                    s,
+                )
+                .unwrap())[0]
+                    .clone()
+            })
             .collect();
         assert_eq!(firsts.len(), 2);
     }

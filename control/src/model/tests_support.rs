@@ -123,14 +123,17 @@ pub fn code<T: std::fmt::Debug>(r: Result<T, ModelError>) -> String {
     r.unwrap_err().code()
 }
 
-
 /// A service (NLB, both zones, zone affinity as given) and consumer1's two-zone endpoint.
 pub fn two_zone_endpoint(affinity: bool) -> (World, String, String) {
     let mut w = World::new();
     let svc = w.nlb_service(true);
     if affinity {
-        let up = UpdateService { zone_affinity: Some(true), ..Default::default() };
-        w.run(PROVIDER, |t, c| t.update_service(c, &svc, up)).unwrap();
+        let up = UpdateService {
+            zone_affinity: Some(true),
+            ..Default::default()
+        };
+        w.run(PROVIDER, |t, c| t.update_service(c, &svc, up))
+            .unwrap();
     }
     w.whitelist(&svc, Principal::Account(C1));
     let mut req = World::endpoint_req(&svc, &[(A, "vsw-c1a"), (B, "vsw-c1b")]);
