@@ -107,6 +107,15 @@ fn r15_traffic_flows_only_after_allow_and_follows_zone_state() {
     g.eplink(PROVIDER, &["zone-connection", "enable", &svc, &ep, ZONE_A]);
     g.wait_for("zone A restored", || request(&g, ENI_A).is_ok());
 
+    // The daemon's Prometheus endpoint: per-ENI traffic named by endpoint and zone, drops by
+    // reason, and the reconciler's own health.
+    let m = metrics(&g);
+    assert!(m.contains(&format!("eplink_eni_packets_total{{eni=")) && m.contains(&ep), "per-ENI counters named by endpoint");
+    assert!(m.contains("reason=\"drop_zone_not_connected\""), "drops by reason");
+    for gauge in ["eplink_reconcile_lag_seconds ", "eplink_reconcile_errors_total 0", "eplink_flows"] {
+        assert!(m.contains(gauge), "{gauge} missing from /metrics:\n{m}");
+    }
+
     // Deleting the endpoint leaves nothing behind in the maps.
     g.eplink(PROVIDER, &["connection", "reject", &svc, &ep]);
     g.eplink(CONSUMER1, &["endpoint", "delete", &ep]);
@@ -116,6 +125,17 @@ fn r15_traffic_flows_only_after_allow_and_follows_zone_state() {
     });
     assert!(request(&g, ENI_A).is_err());
     stop.store(true, Ordering::Relaxed);
+}
+
+/// `GET /metrics` from the daemon, inside the gateway namespace.
+fn metrics(g: &Gateway) -> String {
+    let out = g
+        .in_gw(std::path::Path::new("/usr/bin/curl"))
+        .args(["-sS", "-m", "5", &format!("http://127.0.0.1:{}/metrics", g.metrics_port)])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "metrics endpoint: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The ENI index behind an address of VPC 1.
