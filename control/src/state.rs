@@ -24,6 +24,9 @@ pub enum StateError {
     /// The store failed; nothing was acknowledged.
     #[error("store failure: {0}")]
     Store(#[from] StoreError),
+    /// A command panicked (a bug); its changes were rolled back by reloading the store.
+    #[error("internal error while applying the command: {0}")]
+    Panicked(String),
     /// The writer is gone (daemon shutting down).
     #[error("the state owner has stopped")]
     Stopped,
@@ -157,13 +160,22 @@ impl State {
         healthy: bool,
     ) -> Result<Vec<String>, StateError> {
         let owner = self.read().services.get(service).map(|s| s.owner);
-        let Some(owner) = owner else { return Ok(Vec::new()) };
+        let Some(owner) = owner else {
+            return Ok(Vec::new());
+        };
         let (service, zone, resource) = (service.to_owned(), zone.to_owned(), resource.to_owned());
         let apply: Apply = Box::new(move |t, ctx| {
             let moved = t.set_resource_health(ctx.inv, &service, &zone, &resource, healthy);
             Ok(serde_json::json!(moved))
         });
-        let v = self.write(Command { caller: owner, dry_run: false, token: None, apply }).await?;
+        let v = self
+            .write(Command {
+                caller: owner,
+                dry_run: false,
+                token: None,
+                apply,
+            })
+            .await?;
         Ok(serde_json::from_value(v).unwrap_or_default())
     }
 
@@ -213,7 +225,26 @@ fn apply_one(
         inv,
         ids,
     };
-    let result = (cmd.apply)(&mut guard, &mut ctx);
+    let apply = cmd.apply;
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(&mut guard, &mut ctx)));
+    let result = match result {
+        Ok(r) => r,
+        Err(p) => {
+            // The command may have half-changed the table: put back what the store holds.
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a command panicked; reloading the table from the store");
+            match store.load() {
+                Ok(l) => *guard = l.table,
+                Err(e) => tracing::error!(error = %e, "reload failed"),
+            }
+            return Err(StateError::Panicked(what));
+        }
+    };
     let dirty = guard.take_dirty();
     let value = match result {
         Ok(v) => v,
@@ -261,15 +292,22 @@ mod tests {
             dry_run,
             token: token.map(|t| format!("{PROVIDER}/CreateVpcEndpointService/{t}")),
             apply: Box::new(|t, ctx| {
-                let id = t.create_service(ctx, CreateService {
-                    resource_type: None,
-                    resources: vec![ResourceSpec { id: "nlb-prov2".into(), resource_type: None, zone: "cn-hangzhou-a".into() }],
-                    auto_accept: true,
-                    zone_affinity: false,
-                    ip_version: IpVersion::IPv4,
-                    payer: Payer::Endpoint,
-                    description: String::new(),
-                })?;
+                let id = t.create_service(
+                    ctx,
+                    CreateService {
+                        resource_type: None,
+                        resources: vec![ResourceSpec {
+                            id: "nlb-prov2".into(),
+                            resource_type: None,
+                            zone: "cn-hangzhou-a".into(),
+                        }],
+                        auto_accept: true,
+                        zone_affinity: false,
+                        ip_version: IpVersion::IPv4,
+                        payer: Payer::Endpoint,
+                        description: String::new(),
+                    },
+                )?;
                 Ok(serde_json::json!({ "ServiceId": id }))
             }),
         }
@@ -284,7 +322,37 @@ mod tests {
         assert_eq!(st.read().services.len(), 1);
         // another token is another request (and the resource is now taken)
         let e = st.write_blocking(create(Some("t2"), false)).unwrap_err();
-        assert!(matches!(e, StateError::Model(ModelError::EndpointServiceResourceExist(..))), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                StateError::Model(ModelError::EndpointServiceResourceExist(..))
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_panicking_command_is_rolled_back_and_the_owner_lives_on() {
+        let st = state();
+        st.write_blocking(create(None, false)).unwrap();
+        let before = st.read().services.clone();
+        let boom = Command {
+            caller: PROVIDER,
+            dry_run: false,
+            token: None,
+            apply: Box::new(|t, _| {
+                t.services.clear();
+                panic!("bug");
+            }),
+        };
+        assert!(matches!(st.write_blocking(boom), Err(StateError::Panicked(m)) if m == "bug"));
+        assert_eq!(st.read().services, before);
+        // and the writer still serves
+        let e = st.write_blocking(create(None, false)).unwrap_err();
+        assert!(matches!(
+            e,
+            StateError::Model(ModelError::EndpointServiceResourceExist(..))
+        ));
     }
 
     #[test]
@@ -302,12 +370,33 @@ mod tests {
     #[test]
     fn r24_health_verdict_is_committed_through_the_state_owner() {
         let st = state();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let id = st.write_blocking(create(None, false)).unwrap()["ServiceId"].as_str().unwrap().to_owned();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let id = st.write_blocking(create(None, false)).unwrap()["ServiceId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // unknown resources and services are ignored
-        assert!(rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-nope", false)).unwrap().is_empty());
-        assert!(rt.block_on(st.set_resource_health("epsrv-none", "cn-hangzhou-a", "nlb-prov2", false)).unwrap().is_empty());
-        rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-prov2", false)).unwrap();
-        assert!(!st.read().services[&id].resources.values().next().unwrap().healthy);
+        assert!(
+            rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-nope", false))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            rt.block_on(st.set_resource_health("epsrv-none", "cn-hangzhou-a", "nlb-prov2", false))
+                .unwrap()
+                .is_empty()
+        );
+        rt.block_on(st.set_resource_health(&id, "cn-hangzhou-a", "nlb-prov2", false))
+            .unwrap();
+        assert!(
+            !st.read().services[&id]
+                .resources
+                .values()
+                .next()
+                .unwrap()
+                .healthy
+        );
     }
 }
