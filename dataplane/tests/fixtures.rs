@@ -262,6 +262,8 @@ fn icmp_echo_to_an_eni_is_answered_in_place() {
     assert!(matches!(icmp.icmp_type, etherparse::Icmpv4Type::EchoReply(_)));
     assert_eq!(icmp.checksum, icmp.icmp_type.calc_checksum(h.payload.slice()));
     assert_eq!(fx.flows(), 0);
+    let st = fx.dp.maps().eni_stats(ENI_IDX).unwrap();
+    assert!(st.drops.iter().all(|d| *d == 0), "an answered ping is no drop: {st:?}");
 }
 
 #[test]
