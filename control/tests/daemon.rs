@@ -316,3 +316,34 @@ fn r1_cross_region_requests_fail_clearly() {
         .unwrap_err();
     assert_eq!(e.code(), Some("Mismatch.RegionId"));
 }
+
+#[test]
+fn r18_daemon_answers_endpoint_names_over_udp() {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+
+    let d = Daemon::new();
+    let (p, c) = (d.client(PROVIDER), d.client(CONSUMER1));
+    let (_, eid) = setup_connected(&p, &c);
+    let ep = c.call("GetVpcEndpointAttribute", &[("EndpointId", eid)]).unwrap();
+    let name = s(&ep, "EndpointDomain");
+    let mut q = Message::query();
+    q.metadata.id = 7;
+    q.add_query(Query::query(Name::from_ascii(format!("{name}.")).unwrap(), RecordType::A));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(&q.to_vec().unwrap(), ("127.0.0.1", d.dns_port)).unwrap();
+    let mut buf = [0u8; 1500];
+    let n = sock.recv(&mut buf).unwrap();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    let mut got: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, vec!["192.168.1.1", "192.168.2.1"]);
+}

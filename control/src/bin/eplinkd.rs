@@ -82,6 +82,15 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("bind API {}", inv.api.listen))?;
         tracing::info!(listen = %inv.api.listen, region = %inv.region, "API serving");
+        // DNS for endpoint names (R18-R20). Not fatal: the dataplane and the API work without it.
+        match tokio::net::UdpSocket::bind(inv.dns.listen).await {
+            Ok(sock) => {
+                tracing::info!(listen = %inv.dns.listen, zone = %eplink_control::model::dns::apex(&inv), "DNS serving");
+                let health = eplink_control::dns::EniHealth::default();
+                tokio::spawn(eplink_control::dns::serve(state.clone(), sock, health));
+            }
+            Err(e) => tracing::error!(listen = %inv.dns.listen, error = %e, "DNS not served"),
+        }
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .expect("SIGTERM handler");

@@ -17,6 +17,7 @@ pub const C1_UID: i64 = 2_222_222_222_222_222;
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    pub dns_port: u16,
     child: Option<Child>,
 }
 
@@ -28,7 +29,16 @@ impl Daemon {
             .local_addr()
             .unwrap()
             .port();
+        let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let inv = include_str!("../../examples/inventory.toml")
+            .replace(
+                "listen = \"127.0.0.1:8053\"",
+                &format!("listen = \"127.0.0.1:{dns_port}\""),
+            )
             .replace(
                 "listen = \"127.0.0.1:8080\"",
                 &format!("listen = \"127.0.0.1:{port}\""),
@@ -41,6 +51,7 @@ impl Daemon {
         let mut d = Self {
             dir,
             port,
+            dns_port,
             child: None,
         };
         d.start();
