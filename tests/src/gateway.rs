@@ -144,7 +144,8 @@ impl Gateway {
         self.try_eplink(who, args).unwrap_or_else(|e| panic!("eplink {args:?}: {e}\n--- eplinkd log ---\n{}", self.log()))
     }
 
-    /// The daemon's Prometheus text (`GET /metrics` inside the gateway namespace).
+    /// The daemon's Prometheus text (`GET /metrics` inside the gateway namespace). A scrape
+    /// reads every pinned map, so it costs seconds on a debug build: poll the log instead.
     pub fn metrics_text(&self) -> Result<String, String> {
         let port = self.metrics_port;
         crate::in_ns(&self.topo.gw, move || {
