@@ -323,16 +323,16 @@ fn r18_daemon_answers_endpoint_names_over_udp() {
     use hickory_proto::rr::{Name, RData, RecordType};
 
     let d = Daemon::new();
-    let (p, c) = (d.client(PROVIDER), d.client(CONSUMER1));
-    let (_, eid) = setup_connected(&p, &c);
-    let ep = c.call("GetVpcEndpointAttribute", &[("EndpointId", eid)]).unwrap();
+    let (provider, consumer) = (d.client(PROVIDER), d.client(CONSUMER1));
+    let (_, eid) = setup_connected(&provider, &consumer);
+    let ep = consumer.call("GetVpcEndpointAttribute", &[("EndpointId", eid)]).unwrap();
     let name = s(&ep, "EndpointDomain");
-    let mut q = Message::query();
-    q.metadata.id = 7;
-    q.add_query(Query::query(Name::from_ascii(format!("{name}.")).unwrap(), RecordType::A));
+    let mut query = Message::query();
+    query.metadata.id = 7;
+    query.add_query(Query::query(Name::from_ascii(format!("{name}.")).unwrap(), RecordType::A));
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.send_to(&q.to_vec().unwrap(), ("127.0.0.1", d.dns_port)).unwrap();
+    sock.send_to(&query.to_vec().unwrap(), ("127.0.0.1", d.dns_port)).unwrap();
     let mut buf = [0u8; 1500];
     let n = sock.recv(&mut buf).unwrap();
     let reply = Message::from_vec(&buf[..n]).unwrap();
