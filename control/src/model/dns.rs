@@ -59,8 +59,10 @@ pub fn lookup<'a>(table: &'a Table, inv: &Inventory, name: &str) -> Option<Name<
 ///
 /// - R18: the endpoint name answers with the ENI address of every zone; a zone name with its
 ///   zone's. Draining ENIs of a smooth migration are never answered (R28).
-/// - R19: zones whose ENI `healthy` says is down are left out of the endpoint name; if every
-///   zone is down, all are answered (failing open beats answering nothing).
+/// - R19: zones that would not forward (connection not accepted, zone disconnected, resource
+///   unhealthy) or whose ENI `healthy` says is down are left out of the endpoint name; if every
+///   zone is down, all are answered (failing open beats answering nothing, and a connection
+///   that awaits acceptance still resolves).
 /// - R20: with zone affinity on both the service and the endpoint, a client in a zone that has
 ///   an endpoint zone gets that zone's address first; everyone else gets all addresses in an
 ///   order rotated by `spread` (pass a random number per query) so traffic spreads over zones.
@@ -81,8 +83,25 @@ pub fn resolve(
     match lookup(table, inv, name)? {
         Name::Zone(e, z) => Some(addr(&e.zones[&z].eni).into_iter().collect()),
         Name::Endpoint(e) => {
-            let mut zones: Vec<&super::EndpointZone> =
-                e.zones.values().filter(|z| healthy(&z.eni.id)).collect();
+            // A zone is up when traffic to it would be forwarded (connection accepted, zone
+            // connected to a healthy resource) and the prober has not marked its ENI down.
+            let svc = table.services.get(&e.service_id);
+            let forwarding = |z: &super::EndpointZone| {
+                e.connection == super::ConnectionStatus::Connected
+                    && matches!(
+                        z.status,
+                        super::ZoneStatus::Connected | super::ZoneStatus::Migrating
+                    )
+                    && z.resource_id.as_ref().is_some_and(|r| {
+                        svc.and_then(|s| s.resources.get(&(z.zone.clone(), r.clone())))
+                            .is_some_and(|res| res.healthy)
+                    })
+            };
+            let mut zones: Vec<&super::EndpointZone> = e
+                .zones
+                .values()
+                .filter(|z| forwarding(z) && healthy(&z.eni.id))
+                .collect();
             if zones.is_empty() {
                 zones = e.zones.values().collect();
             }
@@ -190,6 +209,36 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn r19_disconnected_zone_or_failed_resource_leaves_the_name() {
+        let (mut w, svc, ep) = two_zone_endpoint(false);
+        let name = Table::endpoint_domain(&w.inv, &w.t.endpoints[&ep]);
+        let all = |_: &str| true;
+        w.run(PROVIDER, |t, c| t.disable_zone(c, &svc, &ep, A, false))
+            .unwrap();
+        assert_eq!(
+            ips(&resolve(&w.t, &w.inv, &name, Family::V4, None, &all, 0).unwrap()),
+            vec!["192.168.2.1"]
+        );
+        w.run(PROVIDER, |t, c| t.enable_zone(c, &svc, &ep, A))
+            .unwrap();
+        assert_eq!(
+            resolve(&w.t, &w.inv, &name, Family::V4, None, &all, 0)
+                .unwrap()
+                .len(),
+            2
+        );
+        // zone B's resources all fail, so nothing can take over in B: B leaves the name
+        let inv = w.inv.clone();
+        for r in ["nlb-prov1", "nlb-prov2"] {
+            w.t.set_resource_health(&inv, &svc, B, r, false);
+        }
+        assert_eq!(
+            ips(&resolve(&w.t, &w.inv, &name, Family::V4, None, &all, 0).unwrap()),
+            vec!["192.168.1.1"]
         );
     }
 
