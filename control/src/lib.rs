@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod dns;
+pub mod health;
 pub mod inspect;
 pub mod inventory;
 pub mod model;
