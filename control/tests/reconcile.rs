@@ -1,0 +1,76 @@
+//! The reconciler against real pinned maps: a run over maps that already match writes
+//! nothing, whatever the previous run changed (publish, withdraw, disconnect). Needs root
+//! and bpffs; the pins are removed on every path.
+
+use std::net::Ipv4Addr;
+
+use eplink_control::reconcile::{apply, Desired};
+use eplink_dataplane::{
+    abi::{EniKey, IfaceInfo, IfaceKey, SnatPool, FAMILY_V4, ROLE_CONSUMER, ZONE_CONNECTED, ZONE_DISCONNECTED},
+    fixture::{topo::zone_conn, unique},
+    v4, Dataplane, LoadOptions, Maps,
+};
+
+/// The loaded program's pins, removed on drop.
+struct Pins(std::path::PathBuf);
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        Dataplane::remove_pins(&self.0).ok();
+    }
+}
+
+fn eni_key(vpc: u32, last: u8) -> EniKey {
+    EniKey { vpc, family: FAMILY_V4, _pad: [0; 3], addr: v4(Ipv4Addr::new(10, 0, 0, last)) }
+}
+
+/// `n` connected ENIs (indexes 1..=n) in VPC 1, one consumer interface, zone 0's pool.
+fn desired(n: u8) -> Desired {
+    let mut d = Desired::default();
+    d.ifaces.insert(IfaceKey { ifindex: 1, vlan: 0 }, IfaceInfo { role: ROLE_CONSUMER, vpc: 1, fib_ifindex: 0, _pad: 0 });
+    let mut pool = SnatPool { family: FAMILY_V4, count: 1, ..SnatPool::default() };
+    pool.addrs[0] = v4(Ipv4Addr::new(100, 64, 0, 1));
+    d.snat_pools.insert(0, pool);
+    for i in 1..=n {
+        d.zone_conns.insert(u32::from(i), zone_conn(ZONE_CONNECTED, Ipv4Addr::new(192, 0, 2, 10), 100));
+        d.enis.insert(eni_key(1, 100 + i), u32::from(i));
+    }
+    d
+}
+
+fn writes(maps: &mut Maps, want: &Desired) -> usize {
+    apply(maps, want).expect("apply").writes
+}
+
+#[test]
+fn reconcile_run_twice_writes_nothing_the_second_time() {
+    let pins = Pins(std::path::PathBuf::from("/sys/fs/bpf").join(unique("eplrec")));
+    let mut dp = Dataplane::load(&LoadOptions::new(&pins.0)).expect("load the XDP program");
+    let maps = dp.maps_mut();
+
+    let mut want = desired(3);
+    assert_eq!(writes(maps, &want), 1 + 1 + 3 + 3, "interface, pool, 3 zone connections, 3 ENIs");
+    assert_eq!(writes(maps, &want), 0, "second run over equal maps");
+
+    // Withdraw ENI 3: its address goes and its zone connection is cleared.
+    want.enis.remove(&eni_key(1, 103));
+    want.zone_conns.remove(&3);
+    assert_eq!(writes(maps, &want), 2);
+    assert_eq!(writes(maps, &want), 0, "second run after a withdrawal");
+    assert_eq!(maps.enis.keys().count(), 2);
+
+    // Disconnect ENI 2.
+    want.zone_conns.insert(2, zone_conn(ZONE_DISCONNECTED, Ipv4Addr::new(192, 0, 2, 10), 100));
+    assert_eq!(writes(maps, &want), 1);
+    assert_eq!(writes(maps, &want), 0, "second run after a disconnect");
+
+    // A fresh handle on the same pins (a restarted daemon) sees equal maps: nothing to write.
+    let mut adopted = Maps::open_pinned(&pins.0).expect("open pinned");
+    assert_eq!(writes(&mut adopted, &want), 0, "adopting equal maps");
+
+    // Everything withdrawn: the maps end empty, and stay so.
+    let empty = Desired { ifaces: want.ifaces.clone(), snat_pools: want.snat_pools.clone(), ..Desired::default() };
+    assert_eq!(writes(&mut adopted, &empty), 2 + 2, "2 ENIs removed, 2 zone connections cleared");
+    assert_eq!(writes(&mut adopted, &empty), 0);
+    assert_eq!(adopted.enis.keys().count(), 0);
+}
