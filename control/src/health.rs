@@ -37,6 +37,9 @@ impl Default for ProbeConfig {
 /// (service, zone, resource).
 pub type ResourceKey = (String, String, String);
 
+/// Maps a resource in a zone to the address its health check connects to.
+pub type Target = Box<dyn Fn(&LoadBalancer, &str) -> Option<SocketAddr> + Send + Sync>;
+
 /// Hysteresis over probe results.
 #[derive(Debug, Default)]
 pub struct Verdicts {
@@ -73,6 +76,7 @@ impl Verdicts {
 }
 
 /// Where to probe a resource in a zone: by default its VIP and health-check port.
+#[must_use]
 pub fn default_target(lb: &LoadBalancer, zone: &str) -> Option<SocketAddr> {
     lb.vip(zone)
         .map(|ip| SocketAddr::new(ip, lb.health_check_port))
@@ -128,11 +132,7 @@ pub async fn round(
 }
 
 /// Probes forever, one round per `cfg.interval`.
-pub async fn run(
-    state: State,
-    cfg: ProbeConfig,
-    target: Box<dyn Fn(&LoadBalancer, &str) -> Option<SocketAddr> + Send + Sync>,
-) {
+pub async fn run(state: State, cfg: ProbeConfig, target: Target) {
     let mut verdicts = Verdicts::default();
     let mut tick = tokio::time::interval(cfg.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
