@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use eplink_dataplane::{
-    abi::{self, bucket::Limit, Outcome, ZoneConn, OUTCOME_COUNT},
+    abi::{self, Outcome, ZoneConn, OUTCOME_COUNT},
     fixture::{
         self, frame, GatewayNs, RunResult, CLIENT_MAC, GW_CONSUMER_MAC, GW_PROVIDER_MAC, NEXT_HOP_MAC, XDP_DROP,
         XDP_PASS, XDP_REDIRECT,
@@ -44,17 +44,9 @@ struct Fx {
     gw: GatewayNs,
 }
 
-fn zone(state: u32, vip: Ipv4Addr, limit: Limit) -> ZoneConn {
-    ZoneConn {
-        state,
-        generation: 1,
-        zone: 0,
-        family: abi::FAMILY_V4,
-        _pad: [0; 3],
-        vip: v4(vip),
-        cost_per_byte_q16: limit.cost_per_byte_q16,
-        tolerance_ticks: limit.tolerance_ticks,
-    }
+/// A zone connection in `state` to `vip` limited to `mbps` (0 = unlimited).
+fn zone(state: u32, vip: Ipv4Addr, mbps: u64) -> ZoneConn {
+    fixture::topo::zone_conn(state, vip, mbps)
 }
 
 impl Fx {
@@ -68,7 +60,7 @@ impl Fx {
         m.set_consumer_iface(gw.consumer_if, 0, VPC, gw.provider_if).unwrap();
         m.set_provider_iface(gw.provider_if).unwrap();
         m.set_snat_pool(0, &[SNAT]).unwrap();
-        m.set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, Limit::UNLIMITED)).unwrap();
+        m.set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, 0)).unwrap();
         m.set_eni(VPC, IpAddr::V4(ENI), ENI_IDX).unwrap();
         Fx { _in: entered, dp, _pins: pins, gw }
     }
@@ -312,7 +304,7 @@ fn unknown_interface_passes() {
 #[test]
 fn r15_disconnected_zone_forwards_nothing_and_creates_no_flow() {
     let mut fx = Fx::new();
-    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, Limit::UNLIMITED)).unwrap();
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, 0)).unwrap();
     let (r, o) = fx.consumer(&syn(40_000));
     assert_eq!((r.action, o), (XDP_DROP, Outcome::DropZoneNotConnected));
     assert_eq!(fx.flows(), 0);
@@ -323,7 +315,7 @@ fn r15_disconnected_zone_forwards_nothing_and_creates_no_flow() {
 fn disconnecting_a_zone_stops_existing_flows_both_ways() {
     let mut fx = Fx::new();
     let port = open(&mut fx, 40_000);
-    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, Limit::UNLIMITED)).unwrap();
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, 0)).unwrap();
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
     assert_eq!(fx.consumer(&data).1, Outcome::DropZoneNotConnected);
     let reply = frame::tcp(FROM_LB, (VIP, 80), (SNAT, port), frame::ACK, b"y");
@@ -334,7 +326,7 @@ fn disconnecting_a_zone_stops_existing_flows_both_ways() {
 fn r28_allocation_change_keeps_existing_flows_and_moves_new_ones() {
     let mut fx = Fx::new();
     let port = open(&mut fx, 40_000);
-    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP2, Limit::UNLIMITED)).unwrap();
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP2, 0)).unwrap();
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
     let s = inspect(&fx.consumer(&data).0.frame);
     assert_eq!((s.dst, s.sport), (VIP, port), "old flow keeps its binding");
@@ -347,7 +339,7 @@ fn r28_allocation_change_keeps_existing_flows_and_moves_new_ones() {
 fn a_flow_of_a_replaced_eni_never_forwards() {
     let mut fx = Fx::new();
     open(&mut fx, 40_000);
-    let mut zc = zone(abi::ZONE_CONNECTED, VIP, Limit::UNLIMITED);
+    let mut zc = zone(abi::ZONE_CONNECTED, VIP, 0);
     zc.generation = 2;
     fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zc).unwrap();
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
@@ -362,7 +354,7 @@ fn a_flow_of_a_replaced_eni_never_forwards() {
 fn r30_over_the_bandwidth_limit_drops_and_counts() {
     let mut fx = Fx::new();
     // 1 Mbit/s: test_run packets are tens of microseconds apart, far above this rate.
-    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, Limit::from_mbps(1))).unwrap();
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, 1)).unwrap();
     open(&mut fx, 40_000);
     let payload = vec![0u8; 1400];
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, &payload);
@@ -382,7 +374,7 @@ fn r30_over_the_bandwidth_limit_drops_and_counts() {
 #[test]
 fn rate_limited_new_flow_leaves_no_state() {
     let mut fx = Fx::new();
-    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, Limit::from_mbps(1))).unwrap();
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP, 1)).unwrap();
     let payload = vec![0u8; 1400];
     let mut drops = 0;
     for sport in 0..100u16 {
@@ -523,7 +515,7 @@ fn a_served_vlan_is_its_own_vpc_and_replies_get_the_tag_back() {
     // VLAN 42 on the same port is VPC 2, which has an ENI with the same address.
     let m = fx.dp.maps_mut();
     m.set_consumer_iface(fx.gw.consumer_if, 42, 2, fx.gw.provider_if).unwrap();
-    m.set_zone_conn(8, &zone(abi::ZONE_CONNECTED, VIP2, Limit::UNLIMITED)).unwrap();
+    m.set_zone_conn(8, &zone(abi::ZONE_CONNECTED, VIP2, 0)).unwrap();
     m.set_eni(2, IpAddr::V4(ENI), 8).unwrap();
     let (r, o) = fx.consumer(&tag(&syn(40_000), 42));
     assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::Forwarded));

@@ -175,16 +175,7 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
         });
     }
     let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
-    sc.key = FlowKey {
-        scope: iface.vpc,
-        proto: ip.proto,
-        family: FAMILY_V4,
-        _pad: 0,
-        src: addr_v4(ip.src),
-        dst: addr_v4(ip.dst),
-        sport_be: l4.sport_be,
-        dport_be: l4.dport_be,
-    };
+    sc.key = flow_key(iface.vpc, ip, &l4);
     let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
 
     // An existing flow keeps the binding it was created with (smooth migration, R28) and
@@ -297,16 +288,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<S
         return Err(Exit::new(Outcome::PassNoFlow));
     }
     let l4 = parse::l4(ctx, ip, eth.l3_off, is_tcp)?;
-    sc.key = FlowKey {
-        scope: 0,
-        proto: ip.proto,
-        family: FAMILY_V4,
-        _pad: 0,
-        src: addr_v4(ip.src),
-        dst: addr_v4(ip.dst),
-        sport_be: l4.sport_be,
-        dport_be: l4.dport_be,
-    };
+    sc.key = flow_key(0, ip, &l4);
     let Some(r) = CT_REV.get_ptr_mut(&sc.key) else {
         return Err(Exit::new(Outcome::PassNoFlow));
     };
@@ -326,6 +308,21 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<S
     // SAFETY: helper with plain integer arguments.
     let action = unsafe { bpf_redirect(r.ifindex, 0) } as u32;
     Ok(Sent { action, outcome: Outcome::Reversed, eni: r.eni })
+}
+
+/// The flow-table key of a packet as it arrived (forward: scope = VPC; reverse: scope 0).
+#[inline(always)]
+fn flow_key(scope: u32, ip: &Ipv4, l4: &parse::L4) -> FlowKey {
+    FlowKey {
+        scope,
+        proto: ip.proto,
+        family: FAMILY_V4,
+        _pad: 0,
+        src: addr_v4(ip.src),
+        dst: addr_v4(ip.dst),
+        sport_be: l4.sport_be,
+        dport_be: l4.dport_be,
+    }
 }
 
 #[inline(always)]
