@@ -548,7 +548,14 @@ impl Table {
             .collect();
         let mut moved = Vec::new();
         for eid in on_it {
-            if let Ok(new) = self.pick_auto(inv, service, zone) {
+            // Move only to a healthy resource (the pick fails open to unhealthy ones).
+            let pick = self.pick_auto(inv, service, zone).ok().filter(|new| {
+                self.services[service]
+                    .resources
+                    .get(&(zone.to_owned(), new.clone()))
+                    .is_some_and(|r| r.healthy)
+            });
+            if let Some(new) = pick {
                 let z = self
                     .endpoints
                     .get_mut(&eid)
@@ -590,9 +597,15 @@ impl Table {
             .services
             .get(service)
             .ok_or_else(|| ModelError::EndpointServiceNotFound(service.to_owned()))?;
+        // Healthy candidates first; if none is healthy, allocate anyway (failing open: the
+        // connection works as soon as its resource recovers, instead of being refused).
+        let any_healthy = s
+            .resources
+            .values()
+            .any(|r| r.zone == zone && r.auto_allocated && r.healthy);
         s.resources
             .values()
-            .filter(|r| r.zone == zone && r.auto_allocated && r.healthy)
+            .filter(|r| r.zone == zone && r.auto_allocated && (r.healthy || !any_healthy))
             .min_by(|a, b| {
                 let la = u64::from(load.get(&a.id).map_or(0, |l| l.0 + l.1));
                 let lb = u64::from(load.get(&b.id).map_or(0, |l| l.0 + l.1));

@@ -655,6 +655,38 @@ fn r24_failed_resource_moves_zone_connections_within_the_zone() {
 }
 
 #[test]
+fn r24_with_every_resource_down_connections_stay_and_new_ones_still_allocate() {
+    let mut w = World::new();
+    let svc = w.nlb_service(true);
+    w.whitelist(&svc, Principal::Account(C1));
+    let ep = w.endpoint(&svc).unwrap();
+    let inv = w.inv.clone();
+    let before = w.ep(&ep).zones[A].resource_id.clone().unwrap();
+    let other = if before == "nlb-prov1" { "nlb-prov2" } else { "nlb-prov1" };
+    for r in [other, before.as_str()] {
+        w.t.set_resource_health(&inv, &svc, A, r, false);
+    }
+    let before = Some(before);
+    assert_eq!(
+        w.ep(&ep).zones[A].resource_id,
+        before,
+        "no healthy resource to move to"
+    );
+    let again = w.endpoint(&svc).unwrap();
+    assert!(
+        w.ep(&again).zones[A].resource_id.is_some(),
+        "allocation fails open"
+    );
+    // once one recovers, new connections prefer it
+    w.t.set_resource_health(&inv, &svc, A, "nlb-prov2", true);
+    let third = w.endpoint(&svc).unwrap();
+    assert_eq!(
+        w.ep(&third).zones[A].resource_id.as_deref(),
+        Some("nlb-prov2")
+    );
+}
+
+#[test]
 fn r25_reallocate_manual_then_auto() {
     let mut w = World::new();
     let svc = w.nlb_service(true);
@@ -1208,12 +1240,20 @@ fn r17_disconnected_means_nobody_allowed_it_and_invisible_means_not_whitelisted(
     let mut w = World::new();
     let svc = w.nlb_service(false);
     // not whitelisted: the service does not exist for the consumer
-    assert_eq!(code(w.run(C1, |t, c| t.update_service(c, &svc, UpdateService::default()))), "EndpointServiceNotFound");
+    assert_eq!(
+        code(w.run(C1, |t, c| t.update_service(
+            c,
+            &svc,
+            UpdateService::default()
+        ))),
+        "EndpointServiceNotFound"
+    );
     assert!(!w.t.services[&svc].visible_to(C1));
     w.whitelist(&svc, Principal::Account(C1));
     let ep = w.endpoint(&svc).unwrap();
     assert_eq!(w.ep(&ep).connection, ConnectionStatus::Disconnected);
     assert!(dataplane_view(&w.t, &w.inv).iter().all(|v| !v.forwarding));
-    w.run(PROVIDER, |t, c| t.enable_connection(c, &svc, &ep, None)).unwrap();
+    w.run(PROVIDER, |t, c| t.enable_connection(c, &svc, &ep, None))
+        .unwrap();
     assert!(dataplane_view(&w.t, &w.inv).iter().all(|v| v.forwarding));
 }
