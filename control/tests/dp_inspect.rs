@@ -6,6 +6,7 @@
 //! root, bpffs and `bpftool`. Counters of the global outcomes may still move while the test
 //! reads them (the kernel sends IPv6 router solicitations on new veths), so the CLI's value
 //! must lie between a dump taken before and one taken after it.
+#![expect(clippy::many_single_char_names, clippy::similar_names, reason = "byte-offset decoding reads best with short names")]
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -184,7 +185,8 @@ fn as_u64(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("number expected: {v}"))
 }
 
-/// ENI_STATS value: fwd_packets, fwd_bytes, rev_packets, rev_bytes, drops[OUTCOME_COUNT].
+/// Words of an `ENI_STATS` value: `fwd_packets`, `fwd_bytes`, `rev_packets`, `rev_bytes`, then
+/// `drops[OUTCOME_COUNT]`.
 const STATS_FWD_PACKETS: usize = 0;
 const STATS_FWD_BYTES: usize = 1;
 const STATS_REV_PACKETS: usize = 2;
@@ -205,6 +207,7 @@ fn flags(f: u32) -> String {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "one walk over every map, in the order an operator reads them")]
 fn eplink_views_agree_with_bpftools_raw_dump_of_the_same_pinned_maps() {
     let t = Topology::new();
     send_traffic(&t);

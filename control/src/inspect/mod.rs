@@ -385,6 +385,7 @@ pub struct EniRow {
 }
 
 /// Per-ENI forward-flow counts.
+#[must_use]
 pub fn flow_counts(flows: &[Flow]) -> BTreeMap<u32, u64> {
     let mut out = BTreeMap::new();
     for f in flows {
@@ -398,7 +399,7 @@ pub fn enis_view(maps: &Maps, dir: &Directory) -> Result<Vec<EniRow>> {
     let flows = maps.flows()?;
     let counts = flow_counts(&flows);
     let mut rows = Vec::new();
-    for item in maps.enis.iter() {
+    for item in &maps.enis {
         let (key, index) = item.map_err(map_err(abi::MAP_ENIS))?;
         let zc: ZoneConn = maps.zone_conn(index)?;
         let stats = maps.eni_stats(index)?;
@@ -643,7 +644,7 @@ pub struct RateRow {
 /// Counters of the ENIs in `ENIS`, sampled once.
 pub fn sample(maps: &Maps) -> Result<BTreeMap<u32, Traffic>> {
     let mut out = BTreeMap::new();
-    for item in maps.enis.iter() {
+    for item in &maps.enis {
         let (_, index) = item.map_err(map_err(abi::MAP_ENIS))?;
         out.insert(index, Traffic::from(&maps.eni_stats(index)?));
     }

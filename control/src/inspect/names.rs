@@ -1,6 +1,6 @@
 //! Names for the dataplane's indexes: the committed connection table, read without writing.
 //!
-//! The CLI must never create, migrate or lock the daemon's store: it opens the SQLite file
+//! The CLI must never create, migrate or lock the daemon's store: it opens the `SQLite` file
 //! read-only (`SQLITE_OPEN_READ_ONLY`; WAL readers take no write lock, so a running daemon is
 //! never blocked) and decodes the same rows `SqliteStore::load` does.
 
@@ -22,7 +22,7 @@ pub enum NamesError {
     /// The store file is missing: the daemon never ran with this inventory.
     #[error("store {0} does not exist (has eplinkd run with this inventory?)")]
     NoStore(PathBuf),
-    /// SQLite refused.
+    /// `SQLite` refused.
     #[error("store {path}: {source}")]
     Sqlite {
         /// The database.

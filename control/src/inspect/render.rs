@@ -1,5 +1,7 @@
 //! Aligned-table renderings of the dataplane views (JSON goes straight through serde).
 
+use std::fmt::Write as _;
+
 use super::{Directory, EniRow, FlowRow, MapRow, Names, RateRow, StatsView};
 use crate::cli::output::table;
 
@@ -121,7 +123,7 @@ pub fn flows(rows: &[FlowRow], total: usize, dir: &Directory) -> String {
         })
         .collect();
     let mut out = table(&["PROTO", "VPC", "CLIENT → ENI", "SNAT → VIP", "ENI", "ENDPOINT", "ZONE", "STATE", "FLAGS FWD/REV", "IDLE"], &body);
-    out.push_str(&format!("{} flows shown, {total} tracked\n", rows.len()));
+    let _ = writeln!(out, "{} flows shown, {total} tracked", rows.len());
     out.push_str(names_note(dir));
     out
 }
