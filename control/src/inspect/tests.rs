@@ -234,3 +234,18 @@ fn si_units_shorten_large_numbers() {
     assert_eq!(render::si(2_500_000.0), "2.5M");
     assert_eq!(render::si(25e9), "25.0G");
 }
+
+#[test]
+fn names_come_from_the_store_read_only_and_a_missing_store_is_not_created() {
+    use crate::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    assert!(matches!(names::load_table_read_only(&missing), Err(names::NamesError::NoStore(_))));
+    assert!(!missing.exists(), "the CLI never creates a store");
+    let path = dir.path().join("s.db");
+    let mut t = crate::model::Table::default();
+    t.meta.next_eni_index = 3;
+    SqliteStore::open(&path).unwrap().commit(&t, &std::collections::BTreeSet::new(), None).unwrap();
+    let loaded = names::load_table_read_only(&path).unwrap();
+    assert!(loaded.services.is_empty() && loaded.endpoints.is_empty());
+}
