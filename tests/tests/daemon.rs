@@ -148,3 +148,36 @@ fn first_eni(g: &Gateway, addr: Ipv4Addr) -> u32 {
         .find(|(k, _)| k.vpc == 1 && eplink_dataplane::to_v4(&k.addr) == addr)
         .map_or(u32::MAX, |(_, i)| i)
 }
+
+/// Runs `eplinkd` on an edited copy of the gateway's inventory and returns its failure text.
+fn start_fails(g: &Gateway, edit: impl Fn(String) -> String) -> String {
+    let text = edit(std::fs::read_to_string(&g.inventory).expect("inventory"));
+    let path = g.dir.join("broken.toml");
+    std::fs::write(&path, text).expect("write inventory");
+    let out = g
+        .in_gw(&eplink_tests::gateway::bin("eplinkd"))
+        .arg("--inventory")
+        .arg(&path)
+        .output()
+        .expect("run eplinkd");
+    assert!(!out.status.success(), "eplinkd must refuse to start");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn startup_names_a_missing_interface() {
+    let g = Gateway::new();
+    let err = start_fails(&g, |t| t.replace("gateway_interface = \"c1\"", "gateway_interface = \"nosuch0\""));
+    assert!(err.contains("\"nosuch0\"") && err.contains("vpcs[0].gateway_interface"), "{err}");
+}
+
+#[test]
+fn startup_explains_a_pin_dir_outside_bpffs() {
+    let g = Gateway::new();
+    let dir = g.dir.join("not-bpffs");
+    let err = start_fails(&g, |t| {
+        let pin = t.lines().find(|l| l.starts_with("pin_dir")).expect("pin_dir line").to_string();
+        t.replace(&pin, &format!("pin_dir = \"{}\"", dir.display()))
+    });
+    assert!(err.contains("not on a mounted bpffs"), "{err}");
+}
