@@ -4,6 +4,7 @@
 //! `bpf_fib_lookup` and the ingress ifindex resolve in the calling thread's network
 //! namespace, so a fixture enters its own namespace (with a consumer and a provider veth,
 //! a route to the service addresses and a static neighbour) before running packets.
+#![expect(clippy::missing_panics_doc, reason = "test support: a set-up that fails panics with its cause")]
 
 use std::{
     fs::File,
@@ -150,6 +151,7 @@ pub mod frame {
 
     /// TCP flags for `tcp`.
     #[derive(Clone, Copy, Debug, Default)]
+    #[expect(clippy::struct_excessive_bools, reason = "one bool per TCP flag, as on the wire")]
     pub struct Flags {
         pub syn: bool,
         pub ack: bool,
@@ -228,11 +230,11 @@ pub struct RunResult {
 
 /// XDP actions.
 pub const XDP_DROP: u32 = 1;
-/// XDP_PASS.
+/// `XDP_PASS`.
 pub const XDP_PASS: u32 = 2;
-/// XDP_TX.
+/// `XDP_TX`.
 pub const XDP_TX: u32 = 3;
-/// XDP_REDIRECT.
+/// `XDP_REDIRECT`.
 pub const XDP_REDIRECT: u32 = 4;
 
 /// Runs `frame` through the program `repeat` times as if received on `ingress_ifindex`.

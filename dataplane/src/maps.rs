@@ -174,7 +174,7 @@ impl Maps {
     /// Every forward flow, joined with its reverse entry.
     pub fn flows(&self) -> Result<Vec<Flow>> {
         let mut out = Vec::new();
-        for item in self.ct_fwd.iter() {
+        for item in &self.ct_fwd {
             let (key, fwd) = item.map_err(map_err(abi::MAP_CT_FWD))?;
             let rkey = Self::reverse_key(&key, &fwd);
             let rev = self.ct_rev.get(&rkey, 0).ok();

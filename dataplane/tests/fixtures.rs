@@ -14,7 +14,7 @@ use eplink_dataplane::{
         self, frame, GatewayNs, RunResult, CLIENT_MAC, GW_CONSUMER_MAC, GW_PROVIDER_MAC, NEXT_HOP_MAC, XDP_DROP,
         XDP_PASS, XDP_REDIRECT,
     },
-    v4, Dataplane, LoadOptions,
+    Dataplane, LoadOptions,
 };
 use etherparse::{PacketHeaders, TransportHeader};
 

@@ -1,5 +1,6 @@
 //! Shared support for eplink's integration tests, demo and benchmarks: running code inside a
 //! namespace, and writing benchmark reports.
+#![expect(clippy::missing_panics_doc, reason = "test support: a set-up that fails panics with its cause")]
 
 use std::thread;
 

@@ -36,7 +36,7 @@ enum Cmd {
     Demo,
     /// Set up, then run benchmarks and write target/bench/<name>.json.
     Bench {
-        /// Which benchmark: xdp, api or all.
+        /// Which benchmark: xdp, api, reconcile or all.
         #[arg(default_value = "all")]
         which: String,
     },
@@ -60,6 +60,8 @@ fn main() -> Result<()> {
 }
 
 /// The workspace root (xtask lives one level below it).
+#[must_use]
+#[expect(clippy::missing_panics_doc, reason = "xtask always lives inside the workspace")]
 pub fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ is in the workspace").to_path_buf()
 }

@@ -49,10 +49,8 @@ pub async fn sync_eni_addresses(
                 AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
                 _ => None,
             });
-            if let Some(addr) = addr {
-                if managed(inv, ifname, addr, msg.header.prefix_len) {
-                    live.push((addr, msg));
-                }
+            if let Some(addr) = addr.filter(|a| managed(inv, ifname, *a, msg.header.prefix_len)) {
+                live.push((addr, msg));
             }
         }
         for a in wanted {

@@ -36,7 +36,7 @@ impl Limit {
         let cost_per_byte_q16 = (8 * 1_000_000_000 * TICKS_PER_NS * 65_536) / bits_per_sec;
         let burst_bytes_at_rate = bits_per_sec / 8 * BURST_NS / 1_000_000_000;
         let burst_bytes = if burst_bytes_at_rate > MIN_BURST_BYTES { burst_bytes_at_rate } else { MIN_BURST_BYTES };
-        Limit { cost_per_byte_q16, tolerance_ticks: burst_bytes * cost_per_byte_q16 >> 16 }
+        Limit { cost_per_byte_q16, tolerance_ticks: (burst_bytes * cost_per_byte_q16) >> 16 }
     }
 
     /// The GCRA cost, in ticks, of a frame of `bytes` bytes.

@@ -7,6 +7,8 @@
 //! 16 bytes with a family tag so IPv6 fits without an ABI change; IPv4 uses the first four
 //! bytes and leaves the rest zero. Fields that hold network-byte-order values end in `_be`.
 #![no_std]
+#![expect(clippy::inline_always, reason = "the XDP program inlines everything it calls: one function, one stack frame")]
+#![expect(clippy::pub_underscore_fields, reason = "`_pad` fields are explicit ABI padding, public so values can be built with struct literals")]
 
 pub mod bucket;
 pub mod csum;

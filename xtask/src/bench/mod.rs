@@ -10,21 +10,31 @@ use anyhow::{bail, Result};
 
 use crate::{root, run as run_cmd};
 
-/// Runs the named benchmark (`xdp`, `api`, or `all`).
+/// Runs the named benchmark (`xdp`, `api`, `reconcile`, or `all`).
 pub fn run(which: &str) -> Result<()> {
     match which {
         "xdp" => xdp(),
         "api" => api(),
+        "reconcile" => reconcile(),
         "all" => {
             xdp()?;
-            api()
+            api()?;
+            reconcile()
         }
-        other => bail!("unknown benchmark {other:?}: xdp, api or all"),
+        other => bail!("unknown benchmark {other:?}: xdp, api, reconcile or all"),
     }
 }
 
 fn xdp() -> Result<()> {
     run_cmd(Command::new("cargo").args(["run", "--release", "-p", "eplink-tests", "--bin", "bench-xdp"]))
+}
+
+/// The real `eplinkd` in a gateway namespace, endpoints created through its API, the pinned
+/// maps polled. The harness runs `eplinkd` from next to the bench binary, so the daemon and
+/// the CLI are built in release mode first.
+fn reconcile() -> Result<()> {
+    run_cmd(Command::new("cargo").args(["build", "--release", "-p", "eplink-control", "--bins"]))?;
+    run_cmd(Command::new("cargo").args(["run", "--release", "-p", "eplink-tests", "--bin", "bench-reconcile"]))
 }
 
 /// The API benchmark lives with the control plane (`control/examples/bench_api.rs`).
