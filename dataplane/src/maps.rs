@@ -43,9 +43,8 @@ fn map_err(map: &'static str) -> impl Fn(MapError) -> Error {
     move |source| Error::Map { map, source }
 }
 
-fn typed<T: TryFrom<Map, Error = MapError>>(map: Option<Map>, name: &'static str) -> Result<T> {
-    let map = map.ok_or(Error::Map { map: name, source: MapError::InvalidName { name: name.into() } })?;
-    T::try_from(map).map_err(map_err(name))
+fn typed<T: TryFrom<Map, Error = MapError>>(map: Result<Map>, name: &'static str) -> Result<T> {
+    T::try_from(map?).map_err(map_err(name))
 }
 
 /// Maps an IPv4 address to the ABI's 16-byte form.
@@ -63,18 +62,22 @@ pub fn to_v4(a: &abi::Addr) -> Ipv4Addr {
 impl Maps {
     /// Takes the maps out of a loaded object.
     pub(crate) fn take(ebpf: &mut Ebpf) -> Result<Self> {
-        Self::build(|name| ebpf.take_map(name))
-    }
-
-    /// Opens the maps pinned under `pin_dir`, without loading any program.
-    pub fn open_pinned(pin_dir: &Path) -> Result<Self> {
         Self::build(|name| {
-            let path = pin_dir.join(name);
-            MapData::from_pin(&path).ok().and_then(|md| Map::from_map_data(md).ok())
+            ebpf.take_map(name).ok_or_else(|| Error::Map { map: name, source: MapError::InvalidName { name: name.into() } })
         })
     }
 
-    fn build(mut get: impl FnMut(&str) -> Option<Map>) -> Result<Self> {
+    /// Opens the maps pinned under `pin_dir`, without loading any program. Errors say which
+    /// map and why (missing pin, no permission, ...).
+    pub fn open_pinned(pin_dir: &Path) -> Result<Self> {
+        Self::build(|name| {
+            let path = pin_dir.join(name);
+            let md = MapData::from_pin(&path).map_err(|e| Error::Pin { path: path.clone(), reason: e.to_string() })?;
+            Map::from_map_data(md).map_err(map_err(name))
+        })
+    }
+
+    fn build(mut get: impl FnMut(&'static str) -> Result<Map>) -> Result<Self> {
         Ok(Maps {
             ifaces: typed(get(abi::MAP_IFACES), abi::MAP_IFACES)?,
             enis: typed(get(abi::MAP_ENIS), abi::MAP_ENIS)?,

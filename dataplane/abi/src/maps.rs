@@ -224,7 +224,9 @@ pub struct RevEntry {
     pub last_seen_ns: u64,
 }
 
-/// Value of `ENI_STATS` (per CPU): traffic and drops of one ENI.
+/// Value of `ENI_STATS` (per CPU): traffic and drops of one ENI. Bytes are whole frames as
+/// the program saw them (Ethernet header included, after a VLAN tag was removed or before it
+/// was added).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EniStats {
