@@ -162,8 +162,10 @@ pub fn spawn(
             // Coalesce a burst of commits into one run; the lag counts from the first.
             while rx.try_recv().is_ok() {}
             let ver = *state.subscribe().borrow();
+            let t_run = Instant::now();
             let view = dataplane_view(&state.read(), &inv);
             let want = desired(&view, &inv, &ifindexes);
+            let desired_ms = t_run.elapsed().as_secs_f64() * 1e3;
             metrics.runs.fetch_add(1, Ordering::Relaxed);
             match apply(dp.maps_mut(), &want) {
                 Ok(done) => {
@@ -180,7 +182,8 @@ pub fn spawn(
                         info!(writes = done.writes, flushed = done.flows_flushed, version = ver, "first reconcile done");
                     }
                     if done.writes > 0 {
-                        info!(writes = done.writes, flushed = done.flows_flushed, version = ver, "maps reconciled");
+                        let apply_ms = t_run.elapsed().as_secs_f64() * 1e3 - desired_ms;
+                        info!(writes = done.writes, flushed = done.flows_flushed, version = ver, desired_ms, apply_ms, "maps reconciled");
                         addresses_dirty = true;
                     }
                 }
@@ -191,11 +194,13 @@ pub fn spawn(
             }
             startup = false;
             if addresses_dirty || first.is_none() {
+                let t_addr = Instant::now();
                 match rt.block_on(sync_eni_addresses(&inv, &ifindexes, &want.addresses)) {
                     Ok(n) => {
                         addresses_dirty = false;
                         if n > 0 {
-                            info!(changes = n, "ENI addresses on interfaces updated");
+                            let ms = t_addr.elapsed().as_secs_f64() * 1e3;
+                            info!(changes = n, ms, "ENI addresses on interfaces updated");
                         }
                     }
                     Err(e) => {
