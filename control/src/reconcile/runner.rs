@@ -124,6 +124,7 @@ pub fn timeouts(inv: &Inventory) -> Timeouts {
 
 /// Runs the reconcile loop on its own thread: after every commit (coalescing bursts) and
 /// every `reconcile_interval_ms`; the sweeper runs on the timer too.
+#[expect(clippy::needless_pass_by_value, reason = "eplinkd hands over a handle of its runtime")]
 pub fn spawn(
     mut dp: Dataplane,
     ifindexes: IfIndexes,
@@ -143,6 +144,29 @@ pub fn spawn(
             }
         }
     });
+    // ENI addresses follow the maps on a task of their own: with 10,000 ENIs a netlink sync
+    // (a dump of every address, then one request per change) takes a few hundred ms, which
+    // must not hold back the next map update. The thread hands over each wanted set; the
+    // task applies the latest one (intermediate sets are skipped, as the maps skip commits).
+    let (addr_tx, mut addr_rx) = tokio::sync::watch::channel(Arc::new(std::collections::BTreeMap::new()));
+    {
+        let (inv, ifindexes, metrics) = (Arc::clone(&inv), ifindexes.clone(), Arc::clone(&metrics));
+        rt.spawn(async move {
+            while addr_rx.changed().await.is_ok() {
+                let want = Arc::clone(&addr_rx.borrow_and_update());
+                let t = Instant::now();
+                match sync_eni_addresses(&inv, &ifindexes, &want).await {
+                    Ok(0) => {}
+                    Ok(n) => info!(changes = n, ms = t.elapsed().as_secs_f64() * 1e3, "ENI addresses on interfaces updated"),
+                    Err(e) => {
+                        // Retried at the next timer tick, which hands the set over again.
+                        metrics.errors.fetch_add(1, Ordering::Relaxed);
+                        warn!(error = %e, "ENI addresses not updated");
+                    }
+                }
+            }
+        });
+    }
     std::thread::Builder::new().name("eplink-reconcile".into()).spawn(move || {
         let mut addresses_dirty = true;
         let mut last_sweep = Instant::now();
@@ -194,20 +218,9 @@ pub fn spawn(
             }
             startup = false;
             if addresses_dirty || first.is_none() {
-                let t_addr = Instant::now();
-                match rt.block_on(sync_eni_addresses(&inv, &ifindexes, &want.addresses)) {
-                    Ok(n) => {
-                        addresses_dirty = false;
-                        if n > 0 {
-                            let ms = t_addr.elapsed().as_secs_f64() * 1e3;
-                            info!(changes = n, ms, "ENI addresses on interfaces updated");
-                        }
-                    }
-                    Err(e) => {
-                        metrics.errors.fetch_add(1, Ordering::Relaxed);
-                        warn!(error = %e, "ENI addresses not updated");
-                    }
-                }
+                // On every timer tick too, so an address removed behind our back comes back.
+                addr_tx.send_replace(Arc::new(want.addresses.clone()));
+                addresses_dirty = false;
             }
             if last_sweep.elapsed() >= interval {
                 last_sweep = Instant::now();

@@ -6,6 +6,8 @@
 //!   creation); the clock starts at the last acknowledged call and stops when the pinned maps
 //!   hold all N ENIs with their zone connections connected. Target: 10,000 within 1 s.
 //! - `api_1k_endpoints_s`, `api_10k_endpoints_s`: the creates themselves, for context.
+//! - `addresses_1k_s`, `addresses_10k_s`: last ack → every ENI address on the consumer
+//!   interface (netlink, so the kernel answers ARP), which follows the maps asynchronously.
 //! - `restart_adopt_s`: with 10,000 endpoints, SIGTERM to the new daemon's first reconcile
 //!   over the adopted maps (the log line's timestamp), which must write nothing.
 //!
@@ -123,6 +125,24 @@ fn wait_complete(g: &Gateway, n: usize, since: Instant) -> Result<f64> {
     bail!("the maps did not reach {n} connected ENIs within 120 s\n{}", tail(&g.log()))
 }
 
+/// ENI addresses of the bench vSwitch on the consumer interface (what ARP answers for).
+fn addresses_on_interface(g: &Gateway) -> usize {
+    let out = std::process::Command::new("ip").args(["-n", &g.topo.gw.name, "-4", "-o", "addr", "show", "dev", "c1"]).output();
+    out.map_or(0, |o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains(" 10.100.")).count())
+}
+
+/// Polls the interface until it carries `n` bench addresses; seconds from `since`.
+fn wait_addresses(g: &Gateway, n: usize, since: Instant) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_mins(2);
+    while Instant::now() < deadline {
+        if addresses_on_interface(g) == n {
+            return Ok(since.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("c1 did not carry {n} ENI addresses within 120 s\n{}", tail(&g.log()))
+}
+
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
@@ -174,11 +194,16 @@ fn restart_adopt(g: &mut Gateway, n: usize) -> Result<f64> {
 fn main() -> Result<()> {
     let mut metrics = Vec::new();
     let mut restart = 0.0;
-    for (n, apply_name, api_name) in [(1_000, "apply_1k_endpoints_s", "api_1k_endpoints_s"), (10_000, "apply_10k_endpoints_s", "api_10k_endpoints_s")] {
+    let sizes = [
+        (1_000, "apply_1k_endpoints_s", "api_1k_endpoints_s", "addresses_1k_s"),
+        (10_000, "apply_10k_endpoints_s", "api_10k_endpoints_s", "addresses_10k_s"),
+    ];
+    for (n, apply_name, api_name, addr_name) in sizes {
         let (mut g, sid) = gateway()?;
         let (last_ack, api_s) = create_endpoints(&g, &sid, n)?;
         let apply_s = wait_complete(&g, n, last_ack)?;
-        println!("{n} endpoints: API {api_s:.2} s, last ack → maps complete {apply_s:.3} s");
+        let addr_s = wait_addresses(&g, n, last_ack)?;
+        println!("{n} endpoints: API {api_s:.2} s, last ack → maps complete {apply_s:.3} s, → addresses on c1 {addr_s:.3} s");
         // The daemon's own account of its last runs (time to compute, time to apply).
         let log = g.log();
         let runs: Vec<String> = log.lines().filter(|l| l.contains("maps reconciled") || l.contains("ENI addresses on")).map(strip_ansi).collect();
@@ -188,6 +213,7 @@ fn main() -> Result<()> {
         }
         metrics.push((apply_name, apply_s));
         metrics.push((api_name, api_s));
+        metrics.push((addr_name, addr_s));
         if n == 10_000 {
             restart = restart_adopt(&mut g, n)?;
             println!("restart with {n} endpoints: SIGTERM → first reconcile {restart:.3} s");
