@@ -186,6 +186,17 @@ fn restart_adopt(g: &mut Gateway, n: usize) -> Result<f64> {
         std::thread::sleep(Duration::from_millis(10));
     };
     ensure!(line.contains("writes=0 flushed=0"), "adopting equal maps wrote something: {line}");
+    // Where the time went, from the new daemon's own log lines.
+    let log: Vec<String> = g.log().lines().map(strip_ansi).collect();
+    let new_daemon = log.iter().rposition(|l| l.contains("connection table loaded")).unwrap_or(0);
+    for l in &log[new_daemon..] {
+        if ["connection table loaded", "dataplane loaded", "first reconcile done"].iter().any(|w| l.contains(w)) {
+            if let Some(t) = log_time_of_day(l) {
+                let what = l.split_once("  INFO ").map_or(l.as_str(), |(_, r)| r);
+                println!("  +{:.3} s  {}", (t - sigterm).rem_euclid(86_400.0), what.chars().take(90).collect::<String>());
+            }
+        }
+    }
     ensure!(maps_complete(g, n), "the maps lost entries over the restart");
     let done = log_time_of_day(&line).context("timestamp of the first reconcile")?;
     Ok((done - sigterm).rem_euclid(86_400.0))
