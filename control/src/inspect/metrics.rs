@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use eplink_dataplane::{Maps, abi::Outcome};
 
-use super::{Directory, InspectError, Traffic, flow_counts, maps_view};
+use super::{Directory, InspectError, Traffic, flow_counts, hash_maps_view, maps_view};
 use crate::model::DataplaneZone;
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -117,7 +117,16 @@ pub fn metrics_text(maps: &Maps, view: Option<&[DataplaneZone]>, extra: &[(Strin
 
 fn render(out: &mut String, maps: &Maps, view: Option<&[DataplaneZone]>) -> Result<(), InspectError> {
     let dir = Directory::new(view);
-    let stats = super::all_eni_stats(maps)?;
+    // With the committed table at hand, read only its ENIs (and any still published): a
+    // scrape must not read every slot of a 65,536-entry per-CPU array.
+    let stats = match view {
+        Some(v) => {
+            let mut idx: std::collections::BTreeSet<u32> = v.iter().map(|z| z.eni_index).collect();
+            idx.extend(maps.enis.iter().filter_map(std::result::Result::ok).map(|(_, i)| i));
+            super::eni_stats_of(maps, idx)?
+        }
+        None => super::all_eni_stats(maps)?,
+    };
     let flows = maps.flows()?;
     let per_eni_flows = flow_counts(&flows);
     let mut indexes: Vec<u32> = stats.keys().copied().collect();
@@ -198,7 +207,7 @@ fn render(out: &mut String, maps: &Maps, view: Option<&[DataplaneZone]>) -> Resu
     let mut fam = Family::new(out, "eplink_flows", "gauge", "Tracked flows (forward entries of CT_FWD).");
     fam.sample(&[], f(u64::try_from(flows.len()).unwrap_or(u64::MAX)));
 
-    let rows = maps_view(maps)?;
+    let rows = if view.is_some() { hash_maps_view(maps)? } else { maps_view(maps)? };
     let mut fam = Family::new(out, "eplink_map_entries", "gauge", "Entries in use in a pinned map (keys; non-zero slots for arrays).");
     for r in &rows {
         fam.sample(&[("map", r.name)], f(r.entries));

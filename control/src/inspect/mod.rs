@@ -231,6 +231,16 @@ fn count_ok<T>(map: &'static str, it: impl Iterator<Item = Result<T, aya::maps::
 
 /// Every map of `ALL_MAPS` with its type, sizes, capacity and fill.
 pub fn maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
+    map_rows(maps, true)
+}
+
+/// Only the hash maps (the ones that can fill up): cheap enough for every metrics scrape,
+/// where counting the non-zero slots of the ENI-indexed arrays would cost one syscall per slot.
+pub fn hash_maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
+    map_rows(maps, false)
+}
+
+fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
     use abi::{
         MAP_BUCKETS as BK, MAP_CT_FWD as CF, MAP_CT_REV as CR, MAP_ENI_STATS as ES, MAP_ENIS as EN,
         MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
@@ -238,17 +248,24 @@ pub fn maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
     let keys = "keys";
     let slots = "non-zero slots";
     let cpu_slots = "slots non-zero on some CPU";
-    let rows = [
+    let mut rows = vec![
         (IF, info_of(IF, &maps.ifaces)?, count_ok(IF, maps.ifaces.keys(), |_| true)?, keys),
         (EN, info_of(EN, &maps.enis)?, count_ok(EN, maps.enis.keys(), |_| true)?, keys),
-        (ZC, info_of(ZC, &maps.zone_conns)?, count_ok(ZC, maps.zone_conns.iter(), nonzero)?, slots),
-        (SP, info_of(SP, &maps.snat_pools)?, count_ok(SP, maps.snat_pools.iter(), nonzero)?, slots),
         (CF, info_of(CF, &maps.ct_fwd)?, count_ok(CF, maps.ct_fwd.keys(), |_| true)?, keys),
         (CR, info_of(CR, &maps.ct_rev)?, count_ok(CR, maps.ct_rev.keys(), |_| true)?, keys),
-        (BK, info_of(BK, &maps.buckets)?, count_ok(BK, maps.buckets.iter(), |v| *v != 0)?, slots),
-        (ES, info_of(ES, &maps.eni_stats)?, count_ok(ES, maps.eni_stats.iter(), |v| v.iter().any(nonzero))?, cpu_slots),
-        (GS, info_of(GS, &maps.global_stats)?, count_ok(GS, maps.global_stats.iter(), |v| v.iter().any(|c| *c != 0))?, cpu_slots),
     ];
+    if arrays {
+        rows.extend([
+            (ZC, info_of(ZC, &maps.zone_conns)?, count_ok(ZC, maps.zone_conns.iter(), nonzero)?, slots),
+            (SP, info_of(SP, &maps.snat_pools)?, count_ok(SP, maps.snat_pools.iter(), nonzero)?, slots),
+            (BK, info_of(BK, &maps.buckets)?, count_ok(BK, maps.buckets.iter(), |v| *v != 0)?, slots),
+            (ES, info_of(ES, &maps.eni_stats)?, count_ok(ES, maps.eni_stats.iter(), |v| v.iter().any(nonzero))?, cpu_slots),
+            (GS, info_of(GS, &maps.global_stats)?, count_ok(GS, maps.global_stats.iter(), |v| v.iter().any(|c| *c != 0))?, cpu_slots),
+        ]);
+        // Keep `ALL_MAPS` order for the table.
+        let order = |n: &str| abi::ALL_MAPS.iter().position(|m| *m == n).unwrap_or(usize::MAX);
+        rows.sort_by_key(|r| order(r.0));
+    }
     Ok(rows
         .into_iter()
         .map(|(name, (kind, info), entries, counts)| MapRow {
@@ -584,6 +601,18 @@ pub struct StatsView {
     pub global: Vec<OutcomeRow>,
     /// Non-zero per-ENI outcome counters of ENIs with stats, by ENI and outcome.
     pub per_eni: Vec<EniOutcomeRow>,
+}
+
+/// The counters of the given ENI indexes (those with any non-zero counter).
+pub fn eni_stats_of(maps: &Maps, indexes: impl IntoIterator<Item = u32>) -> Result<BTreeMap<u32, EniStats>> {
+    let mut out = BTreeMap::new();
+    for i in indexes {
+        let s = maps.eni_stats(i)?;
+        if s != EniStats::default() {
+            out.insert(i, s);
+        }
+    }
+    Ok(out)
 }
 
 /// Per-CPU sums of every `ENI_STATS` slot that has counted anything.
