@@ -181,3 +181,67 @@ fn startup_explains_a_pin_dir_outside_bpffs() {
     });
     assert!(err.contains("not on a mounted bpffs"), "{err}");
 }
+
+#[test]
+fn idle_flows_are_swept_by_their_own_timeouts() {
+    let mut g = Gateway::new();
+    let inv = std::fs::read_to_string(&g.inventory).unwrap().replace(
+        "reconcile_interval_ms = 1000",
+        "reconcile_interval_ms = 300\nudp_timeout_s = 1\ntcp_closing_timeout_s = 1\ntcp_established_timeout_s = 3600",
+    );
+    std::fs::write(&g.inventory, inv).unwrap();
+    g.start();
+    let stop = Arc::new(AtomicBool::new(false));
+    serve(&g, Arc::clone(&stop));
+    let (svc, ep) = seed(&g);
+    g.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
+    g.wait_for("zone A forwarding", || request(&g, ENI_A).is_ok());
+
+    // A TCP connection left open and idle (established), a UDP exchange.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop2 = Arc::clone(&stop);
+    in_ns(&g.topo.provider, move || {
+        let l = TcpListener::bind(("0.0.0.0", 7001)).unwrap();
+        // Bound to the VIP: a wildcard UDP socket would answer from the provider link address.
+        let u = std::net::UdpSocket::bind(("192.0.2.10", 7002)).unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        ready_tx.send(()).unwrap();
+        let conn = l.accept();
+        let mut buf = [0u8; 16];
+        if let Ok((n, peer)) = u.recv_from(&mut buf) {
+            u.send_to(&buf[..n], peer).ok();
+        }
+        while !stop2.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(conn);
+    });
+    ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+    let held = in_ns(&g.topo.vpcs[0], move || {
+        let s = TcpStream::connect_timeout(&SocketAddr::from((ENI_A, 7001)), Duration::from_secs(3));
+        hold_rx.recv().ok();
+        s.is_ok()
+    });
+    let udp_ok = in_ns(&g.topo.vpcs[0], || {
+        let s = std::net::UdpSocket::bind(("10.0.0.5", 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.send_to(b"ping", (ENI_A, 7002)).unwrap();
+        let mut buf = [0u8; 16];
+        s.recv_from(&mut buf).is_ok()
+    })
+    .join()
+    .unwrap();
+    assert!(udp_ok, "UDP through the ENI");
+    let ports = |proto: u8| -> Vec<u16> {
+        g.topo.maps().flows().unwrap().iter().filter(|f| f.key.proto == proto).map(|f| u16::from_be(f.key.dport_be)).collect()
+    };
+    assert!(ports(17).contains(&7002) && ports(6).contains(&7001), "both flows tracked");
+
+    // UDP (1 s) and closed TCP (1 s) flows go; the idle established TCP flow (1 h) stays.
+    g.wait_for("the UDP and closed TCP flows to expire", || !ports(17).contains(&7002) && !ports(6).contains(&PORT));
+    assert!(ports(6).contains(&7001), "an idle established TCP flow is kept until its own timeout");
+    hold_tx.send(()).ok();
+    assert!(held.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+}
