@@ -21,6 +21,10 @@ pub const CONSUMER2: (&str, &str, &str) = ("3333333333333333", "LTAIconsumer2", 
 
 /// Zone A and B ids.
 pub const ZONE_A: &str = "cn-hangzhou-a";
+/// The ENI address `seed` gives consumer 1's endpoint in zone A (vSwitch 10.0.0.0/24).
+pub const ENI_A: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 100);
+/// ... and in zone B (vSwitch 10.0.1.0/24).
+pub const ENI_B: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 1, 100);
 /// Zone B id.
 pub const ZONE_B: &str = "cn-hangzhou-b";
 
@@ -169,6 +173,32 @@ impl Gateway {
         text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
+    /// The seed's workflow up to the provider's decision: the provider creates a two-zone
+    /// service (manual acceptance) and whitelists consumer 1, who creates a two-zone endpoint
+    /// at `ENI_A` and `ENI_B`. Returns (service id, endpoint id).
+    pub fn seed(&self) -> (String, String) {
+        let svc = self.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
+        let svc = field(&svc, "ServiceId").to_string();
+        self.eplink(PROVIDER, &["whitelist", "add", &svc, CONSUMER1.0]);
+        let ep = self.eplink(
+            CONSUMER1,
+            &["endpoint", "create", "--service", &svc, "--vpc", "vpc-c1", "--sg", "sg-c1",
+              "--zone", &format!("{ZONE_A}:vsw-c1a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c1b:{ENI_B}")],
+        );
+        (svc, field(&ep, "EndpointId").to_string())
+    }
+
+    /// `seed`, then the provider allows the connection; returns once both zones are
+    /// connected in the maps.
+    pub fn seed_connected(&self) -> (String, String) {
+        let (svc, ep) = self.seed();
+        self.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
+        self.wait_for("both zones connected", || {
+            self.topo.maps().zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == eplink_dataplane::abi::ZONE_CONNECTED).count() == 2
+        });
+        (svc, ep)
+    }
+
     /// Polls `cond` until it holds (the reconciler applies commits asynchronously).
     pub fn wait_for(&self, what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -180,6 +210,12 @@ impl Gateway {
         }
         panic!("timed out waiting for {what}\n--- eplinkd log ---\n{}", self.log());
     }
+}
+
+/// A string field of a JSON reply, or a panic naming it.
+#[must_use]
+pub fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    v.get(name).and_then(serde_json::Value::as_str).unwrap_or_else(|| panic!("no {name} in {v}"))
 }
 
 impl Default for Gateway {

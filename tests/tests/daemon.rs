@@ -14,12 +14,10 @@ use std::{
 
 use eplink_dataplane::abi::ZONE_CONNECTED;
 use eplink_tests::{
-    gateway::{Gateway, CONSUMER1, PROVIDER, ZONE_A, ZONE_B},
+    gateway::{Gateway, CONSUMER1, ENI_A, ENI_B, PROVIDER, ZONE_A},
     in_ns,
 };
 
-const ENI_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-const ENI_B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
 const PORT: u16 = 7000;
 
 /// An echo-with-peer server on every provider address, until `stop` is set.
@@ -61,31 +59,13 @@ fn request(g: &Gateway, eni: Ipv4Addr) -> Result<String, String> {
     .expect("client thread")
 }
 
-fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
-    v.get(name).and_then(serde_json::Value::as_str).unwrap_or_else(|| panic!("no {name} in {v}"))
-}
-
-/// Provider creates a two-zone service (manual acceptance) and whitelists consumer 1, who
-/// creates a two-zone endpoint with fixed ENI addresses. Returns (service, endpoint).
-fn seed(g: &Gateway) -> (String, String) {
-    let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
-    let svc = field(&svc, "ServiceId").to_string();
-    g.eplink(PROVIDER, &["whitelist", "add", &svc, CONSUMER1.0]);
-    let ep = g.eplink(
-        CONSUMER1,
-        &["endpoint", "create", "--service", &svc, "--vpc", "vpc-c1", "--sg", "sg-c1",
-          "--zone", &format!("{ZONE_A}:vsw-c1a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c1b:{ENI_B}")],
-    );
-    (svc, field(&ep, "EndpointId").to_string())
-}
-
 #[test]
 fn r15_traffic_flows_only_after_allow_and_follows_zone_state() {
     let mut g = Gateway::new();
     g.start();
     let stop = Arc::new(AtomicBool::new(false));
     serve(&g, Arc::clone(&stop));
-    let (svc, ep) = seed(&g);
+    let (svc, ep) = g.seed();
 
     // Awaiting the provider: the ENIs exist (published, answering ARP) but forward nothing.
     g.wait_for("ENIs published", || g.topo.maps().enis.keys().count() == 2);
@@ -193,7 +173,7 @@ fn idle_flows_are_swept_by_their_own_timeouts() {
     g.start();
     let stop = Arc::new(AtomicBool::new(false));
     serve(&g, Arc::clone(&stop));
-    let (svc, ep) = seed(&g);
+    let (svc, ep) = g.seed();
     g.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
     g.wait_for("zone A forwarding", || request(&g, ENI_A).is_ok());
 

@@ -18,14 +18,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use eplink_dataplane::abi::{FlowKey, FwdEntry, Outcome, ZONE_CONNECTED};
+use eplink_dataplane::abi::{FlowKey, FwdEntry, Outcome};
 use eplink_tests::{
-    gateway::{Gateway, CONSUMER1, PROVIDER, ZONE_A, ZONE_B},
+    gateway::{Gateway, ENI_A, ENI_B},
     in_ns,
 };
 
-const ENI_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-const ENI_B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
 const PORT: u16 = 7100;
 /// The transfer's length; the daemon is restarted twice inside it.
 const TRANSFER: Duration = Duration::from_secs(8);
@@ -42,29 +40,6 @@ const CHUNK: usize = PERIOD * 256;
 fn pattern(len: usize) -> Vec<u8> {
     #[expect(clippy::cast_possible_truncation, reason = "i % 251 fits a byte")]
     (0..len).map(|i| (i % PERIOD) as u8).collect()
-}
-
-fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
-    v.get(name).and_then(serde_json::Value::as_str).unwrap_or_else(|| panic!("no {name} in {v}"))
-}
-
-/// Provider creates a two-zone service and whitelists consumer 1, who creates a two-zone
-/// endpoint with fixed ENI addresses; the provider allows it. Returns (service, endpoint).
-fn seed_connected(g: &Gateway) -> (String, String) {
-    let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
-    let svc = field(&svc, "ServiceId").to_string();
-    g.eplink(PROVIDER, &["whitelist", "add", &svc, CONSUMER1.0]);
-    let ep = g.eplink(
-        CONSUMER1,
-        &["endpoint", "create", "--service", &svc, "--vpc", "vpc-c1", "--sg", "sg-c1",
-          "--zone", &format!("{ZONE_A}:vsw-c1a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c1b:{ENI_B}")],
-    );
-    let ep = field(&ep, "EndpointId").to_string();
-    g.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
-    g.wait_for("both zones connected", || {
-        g.topo.maps().zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == ZONE_CONNECTED).count() == 2
-    });
-    (svc, ep)
 }
 
 /// The forward flow whose client port is `sport`.
@@ -267,7 +242,7 @@ fn restart(g: &mut Gateway, received: &AtomicU64) {
 fn restart_mid_transfer_keeps_the_flow_and_every_byte() {
     let mut g = Gateway::new();
     g.start();
-    seed_connected(&g);
+    g.seed_connected();
     let received = Arc::new(AtomicU64::new(0));
     let retrans = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -375,7 +350,7 @@ fn request(g: &Gateway, eni: Ipv4Addr) -> Result<String, String> {
 fn dataplane_forwards_new_flows_while_the_daemon_is_down() {
     let mut g = Gateway::new();
     g.start();
-    seed_connected(&g);
+    g.seed_connected();
     let stop = Arc::new(AtomicBool::new(false));
     serve_echo(&g, Arc::clone(&stop));
     assert_eq!(request(&g, ENI_A).as_deref(), Ok("ping"));
