@@ -128,9 +128,8 @@ mod tests {
     use hickory_proto::rr::Name;
 
     use super::*;
-    use crate::model::{
-        CreateEndpoint, CreateService, IpVersion, Payer, Principal, ResourceSpec, ZoneSpec,
-    };
+    use crate::model::tests_support::{World, seed_state, service_req};
+    use crate::model::{CreateEndpoint, CreateService};
     use crate::store::SqliteStore;
 
     fn query(name: &str, t: RecordType) -> Vec<u8> {
@@ -143,69 +142,15 @@ mod tests {
     fn setup() -> (State, String) {
         let inv = Inventory::parse(include_str!("../examples/inventory.toml")).unwrap();
         let st = State::start(Arc::new(inv), Box::new(SqliteStore::in_memory().unwrap())).unwrap();
-        let v = st
-            .write_blocking(crate::state::Command {
-                caller: 1_111_111_111_111_111,
-                dry_run: false,
-                token: None,
-                apply: Box::new(|t, ctx| {
-                    let svc = t.create_service(
-                        ctx,
-                        CreateService {
-                            resource_type: None,
-                            resources: vec![
-                                ResourceSpec {
-                                    id: "nlb-prov1".into(),
-                                    resource_type: None,
-                                    zone: "cn-hangzhou-a".into(),
-                                },
-                                ResourceSpec {
-                                    id: "nlb-prov1".into(),
-                                    resource_type: None,
-                                    zone: "cn-hangzhou-b".into(),
-                                },
-                            ],
-                            auto_accept: true,
-                            zone_affinity: true,
-                            ip_version: IpVersion::IPv4,
-                            payer: Payer::Endpoint,
-                            description: String::new(),
-                        },
-                    )?;
-                    t.add_user(ctx, &svc, Principal::Account(2_222_222_222_222_222))?;
-                    ctx.caller = 2_222_222_222_222_222;
-                    let ep = t.create_endpoint(
-                        ctx,
-                        CreateEndpoint {
-                            service_id: Some(svc),
-                            service_name: None,
-                            vpc_id: "vpc-consumer1".into(),
-                            zones: vec![
-                                ZoneSpec {
-                                    zone: "cn-hangzhou-a".into(),
-                                    vswitch_id: "vsw-c1a".into(),
-                                    ip: None,
-                                    ip6: None,
-                                },
-                                ZoneSpec {
-                                    zone: "cn-hangzhou-b".into(),
-                                    vswitch_id: "vsw-c1b".into(),
-                                    ip: None,
-                                    ip6: None,
-                                },
-                            ],
-                            security_groups: vec!["sg-c1all".into()],
-                            ip_version: IpVersion::IPv4,
-                            zone_affinity: true,
-                            name: String::new(),
-                            description: String::new(),
-                        },
-                    )?;
-                    Ok(serde_json::json!(ep))
-                }),
-            })
-            .unwrap();
-        let ep = v.as_str().unwrap().to_owned();
+        let service = CreateService {
+            zone_affinity: true,
+            ..service_req(&[("nlb-prov1", "cn-hangzhou-a"), ("nlb-prov1", "cn-hangzhou-b")], true)
+        };
+        let endpoint = CreateEndpoint {
+            zone_affinity: true,
+            ..World::endpoint_req("", &[("cn-hangzhou-a", "vsw-c1a"), ("cn-hangzhou-b", "vsw-c1b")])
+        };
+        let ep = seed_state(&st, service, endpoint);
         let name = Table::endpoint_domain(st.inventory(), &st.read().endpoints[&ep]);
         (st, name)
     }

@@ -148,10 +148,7 @@ mod tests {
 
     use super::*;
     use crate::inventory::Inventory;
-    use crate::model::{
-        CreateEndpoint, CreateService, IpVersion, Payer, Principal, ResourceSpec, ZoneSpec,
-    };
-    use crate::state::Command;
+    use crate::model::tests_support::{World, seed_state, service_req};
     use crate::store::SqliteStore;
 
     const CFG: ProbeConfig = ProbeConfig {
@@ -178,55 +175,8 @@ mod tests {
     fn r24_failed_resource_moves_its_zone_connections_and_comes_back() {
         let inv = Inventory::parse(include_str!("../examples/inventory.toml")).unwrap();
         let st = State::start(Arc::new(inv), Box::new(SqliteStore::in_memory().unwrap())).unwrap();
-        let ep = st
-            .write_blocking(Command {
-                caller: 1_111_111_111_111_111,
-                dry_run: false,
-                token: None,
-                apply: Box::new(|t, ctx| {
-                    let res = |id: &str| ResourceSpec {
-                        id: id.into(),
-                        resource_type: None,
-                        zone: "cn-hangzhou-a".into(),
-                    };
-                    let svc = t.create_service(
-                        ctx,
-                        CreateService {
-                            resource_type: None,
-                            resources: vec![res("nlb-prov1"), res("nlb-prov2")],
-                            auto_accept: true,
-                            zone_affinity: false,
-                            ip_version: IpVersion::IPv4,
-                            payer: Payer::Endpoint,
-                            description: String::new(),
-                        },
-                    )?;
-                    t.add_user(ctx, &svc, Principal::Account(2_222_222_222_222_222))?;
-                    ctx.caller = 2_222_222_222_222_222;
-                    let ep = t.create_endpoint(
-                        ctx,
-                        CreateEndpoint {
-                            service_id: Some(svc),
-                            service_name: None,
-                            vpc_id: "vpc-consumer1".into(),
-                            zones: vec![ZoneSpec {
-                                zone: "cn-hangzhou-a".into(),
-                                vswitch_id: "vsw-c1a".into(),
-                                ip: None,
-                                ip6: None,
-                            }],
-                            security_groups: vec!["sg-c1all".into()],
-                            ip_version: IpVersion::IPv4,
-                            zone_affinity: false,
-                            name: String::new(),
-                            description: String::new(),
-                        },
-                    )?;
-                    Ok(serde_json::json!(ep))
-                }),
-            })
-            .unwrap();
-        let ep = ep.as_str().unwrap().to_owned();
+        let service = service_req(&[("nlb-prov1", "cn-hangzhou-a"), ("nlb-prov2", "cn-hangzhou-a")], true);
+        let ep = seed_state(&st, service, World::endpoint_req("", &[("cn-hangzhou-a", "vsw-c1a")]));
         let first = st.read().endpoints[&ep].zones["cn-hangzhou-a"]
             .resource_id
             .clone()

@@ -11,7 +11,7 @@ mod ops;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -53,22 +53,7 @@ impl World {
         f(&mut self.t, &mut ctx)
     }
     pub fn service(&mut self, rtype: LbType, res: &[(&str, &str)], auto_accept: bool) -> String {
-        let p = CreateService {
-            resource_type: Some(rtype),
-            resources: res
-                .iter()
-                .map(|(id, z)| ResourceSpec {
-                    id: (*id).into(),
-                    resource_type: None,
-                    zone: (*z).into(),
-                })
-                .collect(),
-            auto_accept,
-            zone_affinity: false,
-            ip_version: IpVersion::IPv4,
-            payer: Payer::Endpoint,
-            description: String::new(),
-        };
+        let p = CreateService { resource_type: Some(rtype), ..service_req(res, auto_accept) };
         self.run(PROVIDER, |t, c| t.create_service(c, p)).unwrap()
     }
     pub fn nlb_service(&mut self, auto_accept: bool) -> String {
@@ -118,6 +103,42 @@ impl World {
 
 pub const A: &str = "cn-hangzhou-a";
 pub const B: &str = "cn-hangzhou-b";
+
+/// A CreateVpcEndpointService request for `(resource, zone)` pairs.
+pub fn service_req(res: &[(&str, &str)], auto_accept: bool) -> CreateService {
+    CreateService {
+        resource_type: None,
+        resources: res
+            .iter()
+            .map(|(id, z)| ResourceSpec { id: (*id).into(), resource_type: None, zone: (*z).into() })
+            .collect(),
+        auto_accept,
+        zone_affinity: false,
+        ip_version: IpVersion::IPv4,
+        payer: Payer::Endpoint,
+        description: String::new(),
+    }
+}
+
+/// Through a running `State`: the provider creates `service`, whitelists consumer 1, who
+/// creates `endpoint`; returns the endpoint id.
+pub fn seed_state(st: &crate::state::State, service: CreateService, endpoint: CreateEndpoint) -> String {
+    let v = st
+        .write_blocking(crate::state::Command {
+            caller: PROVIDER,
+            dry_run: false,
+            token: None,
+            apply: Box::new(move |t, ctx| {
+                let svc = t.create_service(ctx, service)?;
+                t.add_user(ctx, &svc, Principal::Account(C1))?;
+                ctx.caller = C1;
+                let ep = t.create_endpoint(ctx, CreateEndpoint { service_id: Some(svc), ..endpoint })?;
+                Ok(serde_json::json!(ep))
+            }),
+        })
+        .unwrap();
+    v.as_str().unwrap().to_owned()
+}
 
 pub fn code<T: std::fmt::Debug>(r: Result<T, ModelError>) -> String {
     r.unwrap_err().code()
