@@ -58,12 +58,7 @@ impl Netns {
     /// Moves the calling thread into this namespace until the guard drops.
     #[must_use]
     pub fn enter(&self) -> Entered {
-        let home = File::open("/proc/thread-self/ns/net").expect("open own netns");
-        let target = File::open(PathBuf::from("/var/run/netns").join(&self.name)).expect("open netns");
-        // SAFETY: setns on a namespace fd we own; affects only the calling thread.
-        let rc = unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        Entered { home }
+        enter_netns(&self.name)
     }
 }
 
@@ -71,6 +66,17 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ignored = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
+}
+
+/// Moves the calling thread into the named namespace until the guard drops.
+#[must_use]
+pub fn enter_netns(name: &str) -> Entered {
+    let home = File::open("/proc/thread-self/ns/net").expect("open own netns");
+    let target = File::open(PathBuf::from("/var/run/netns").join(name)).expect("open netns");
+    // SAFETY: setns on a namespace fd we own; affects only the calling thread.
+    let rc = unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns into {name}: {}", std::io::Error::last_os_error());
+    Entered { home }
 }
 
 /// Returns the thread to its original namespace on drop.

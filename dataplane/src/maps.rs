@@ -4,6 +4,7 @@
 //! `eplink` CLI reads the dataplane's real state even while the daemon is down.
 
 use std::{
+    collections::BTreeSet,
     net::{IpAddr, Ipv4Addr},
     path::Path,
 };
@@ -201,12 +202,23 @@ impl Maps {
         }
     }
 
-    /// Deletes both entries of every flow of ENI `index`; returns how many flows went.
-    pub fn flush_eni_flows(&mut self, index: u32) -> Result<usize> {
-        let doomed: Vec<Flow> = self.flows()?.into_iter().filter(|f| f.fwd.eni == index).collect();
+    /// Deletes both entries of a flow (either may already be gone).
+    pub fn remove_flow(&mut self, f: &Flow) {
+        self.ct_rev.remove(&Self::reverse_key(&f.key, &f.fwd)).ok();
+        self.ct_fwd.remove(&f.key).ok();
+    }
+
+    /// Deletes every flow of the given ENIs in one pass over each table, including reverse
+    /// entries whose forward half the LRU already evicted; returns how many flows went.
+    pub fn flush_flows(&mut self, enis: &BTreeSet<u32>) -> Result<usize> {
+        let doomed: Vec<Flow> = self.flows()?.into_iter().filter(|f| enis.contains(&f.fwd.eni)).collect();
         for f in &doomed {
-            self.ct_rev.remove(&Self::reverse_key(&f.key, &f.fwd)).ok();
-            self.ct_fwd.remove(&f.key).ok();
+            self.remove_flow(f);
+        }
+        let orphans: Vec<FlowKey> =
+            self.ct_rev.iter().filter_map(std::result::Result::ok).filter(|(_, r)| enis.contains(&r.eni)).map(|(k, _)| k).collect();
+        for k in &orphans {
+            self.ct_rev.remove(k).ok();
         }
         Ok(doomed.len())
     }

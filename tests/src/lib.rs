@@ -12,10 +12,7 @@ use eplink_dataplane::fixture::Netns;
 pub fn in_ns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
     let name = ns.name.clone();
     thread::spawn(move || {
-        let target = std::fs::File::open(format!("/var/run/netns/{name}")).expect("open netns");
-        // SAFETY: setns on a namespace fd we own; only this (fresh) thread moves.
-        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&target), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let _in = eplink_dataplane::fixture::enter_netns(&name);
         f()
     })
 }

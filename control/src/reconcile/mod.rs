@@ -8,7 +8,7 @@ mod ifaddr;
 pub mod runner;
 mod sweep;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use eplink_dataplane::{
     abi::{EniKey, IfaceInfo, IfaceKey, SnatPool, ZoneConn, ZONE_DISCONNECTED},
@@ -113,42 +113,8 @@ pub fn apply(maps: &mut Maps, want: &Desired) -> Result<Applied, ReconcileError>
     // Flows of ENIs that are not published at all (stale at start-up) go with the sweeper,
     // which walks the whole flow table anyway.
     if !flush.is_empty() {
-        done.flows_flushed = flush_flows(maps, &flush)?;
+        done.flows_flushed = maps.flush_flows(&flush)?;
         done.writes += done.flows_flushed;
     }
     Ok(done)
-}
-
-/// Deletes every flow (both directions) of the given ENIs in one pass over the table.
-pub(crate) fn flush_flows(maps: &mut Maps, enis: &BTreeSet<u32>) -> Result<usize, ReconcileError> {
-    let doomed: Vec<_> = maps.flows()?.into_iter().filter(|f| enis.contains(&f.fwd.eni)).collect();
-    for f in &doomed {
-        maps.ct_rev.remove(&Maps::reverse_key(&f.key, &f.fwd)).ok();
-        maps.ct_fwd.remove(&f.key).ok();
-    }
-    // Reverse entries whose forward half the LRU already evicted.
-    let orphans: Vec<_> = maps
-        .ct_rev
-        .iter()
-        .filter_map(Result::ok)
-        .filter(|(_, r)| enis.contains(&r.eni))
-        .map(|(k, _)| k)
-        .collect();
-    for k in &orphans {
-        maps.ct_rev.remove(k).ok();
-    }
-    Ok(doomed.len())
-}
-
-/// Per-ENI summary for logs and tests: index → (published addresses, connected?).
-#[must_use]
-pub fn summary(want: &Desired) -> BTreeMap<u32, (usize, bool)> {
-    let mut out: BTreeMap<u32, (usize, bool)> = BTreeMap::new();
-    for idx in want.enis.values() {
-        out.entry(*idx).or_default().0 += 1;
-    }
-    for (idx, zc) in &want.zone_conns {
-        out.entry(*idx).or_default().1 = zc.state != ZONE_DISCONNECTED;
-    }
-    out
 }

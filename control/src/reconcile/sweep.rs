@@ -45,15 +45,14 @@ pub fn sweep(maps: &mut Maps, timeouts: &Timeouts, known: &BTreeSet<u32>) -> Res
             gone_enis.insert(f.fwd.eni);
             st.orphaned += 1;
         } else if expired(f.key.proto, flags, last, now, timeouts) {
-            maps.ct_rev.remove(&Maps::reverse_key(&f.key, &f.fwd)).ok();
-            maps.ct_fwd.remove(&f.key).ok();
+            maps.remove_flow(&f);
             st.expired += 1;
         } else {
             st.live += 1;
         }
     }
     if !gone_enis.is_empty() {
-        super::flush_flows(maps, &gone_enis)?;
+        maps.flush_flows(&gone_enis)?;
     }
     // Reverse entries without a forward half (the LRU evicted it) that went idle.
     let stale: Vec<_> = maps

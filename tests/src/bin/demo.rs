@@ -14,10 +14,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use eplink_tests::gateway::{bin, Gateway, CONSUMER1, CONSUMER2, PROVIDER, ZONE_A, ZONE_B};
+use eplink_tests::gateway::{bin, field, Gateway, CONSUMER1, CONSUMER2, ENI_A, ENI_B, PROVIDER, ZONE_A, ZONE_B};
 
-const ENI_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-const ENI_B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
 
 /// Kills a background process when the demo ends, however it ends.
 struct Bg(Child);
@@ -44,19 +42,25 @@ fn show(g: &Gateway, who: (&str, &str, &str), label: &str, args: &[&str]) -> Res
     Ok(())
 }
 
-fn id(v: &serde_json::Value, field: &str) -> Result<String> {
-    v.get(field).and_then(serde_json::Value::as_str).map(str::to_string).with_context(|| format!("no {field} in {v}"))
-}
-
-fn curl(g: &Gateway, vpc: usize, eni: Ipv4Addr) -> Result<()> {
+/// `curl http://<eni>/` from a consumer VPC: Ok(summary line) or Err(curl's complaint).
+fn try_curl(g: &Gateway, vpc: usize, eni: Ipv4Addr, timeout_s: u32) -> Result<Result<String, String>> {
     let out = Command::new("ip")
-        .args(["netns", "exec", &g.topo.vpcs[vpc].name, "curl", "-sS", "-m", "5", "-o", "/dev/null"])
+        .args(["netns", "exec", &g.topo.vpcs[vpc].name, "curl", "-sS", "-m", &timeout_s.to_string(), "-o", "/dev/null"])
         .args(["-w", "HTTP %{http_code}, %{size_download} bytes, connected to %{remote_ip}\n"])
         .arg(format!("http://{eni}/"))
         .output()?;
-    print!("  vpc{} $ curl http://{eni}/  ->  {}", vpc + 1, String::from_utf8_lossy(&out.stdout));
-    if !out.status.success() {
-        bail!("curl through {eni} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    })
+}
+
+/// A request that must be answered.
+fn curl(g: &Gateway, vpc: usize, eni: Ipv4Addr) -> Result<()> {
+    match try_curl(g, vpc, eni, 5)? {
+        Ok(line) => print!("  vpc{} $ curl http://{eni}/  ->  {line}", vpc + 1),
+        Err(e) => bail!("curl through {eni} failed: {e}"),
     }
     Ok(())
 }
@@ -83,7 +87,7 @@ fn main() -> Result<()> {
 
     step("4. provider: create the service (manual acceptance, one NLB per zone) and whitelist both consumers");
     let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
-    let svc = id(&svc, "ServiceId")?;
+    let svc = field(&svc, "ServiceId").to_string();
     for c in [CONSUMER1, CONSUMER2] {
         g.eplink(PROVIDER, &["whitelist", "add", &svc, c.0]);
     }
@@ -98,12 +102,12 @@ fn main() -> Result<()> {
             &["endpoint", "create", "--service", &svc, "--vpc", vpc, "--sg", sg,
               "--zone", &format!("{ZONE_A}:vsw-c{n}a:{ENI_A}"), "--zone", &format!("{ZONE_B}:vsw-c{n}b:{ENI_B}")],
         );
-        eps.push(id(&ep, "EndpointId")?);
+        eps.push(field(&ep, "EndpointId").to_string());
     }
     show(&g, PROVIDER, "provider", &["connection", "list"])?;
     println!("  (Disconnected: auto-accept is off and nobody allowed them yet — R16/R17)");
-    let r = Command::new("ip").args(["netns", "exec", &g.topo.vpcs[0].name, "curl", "-sS", "-m", "2", "-o", "/dev/null"]).arg(format!("http://{ENI_A}/")).output()?;
-    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", if r.status.success() { "answered?!".into() } else { format!("refused by the dataplane ({})", String::from_utf8_lossy(&r.stderr).trim()) });
+    let r = try_curl(&g, 0, ENI_A, 2)?;
+    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", r.map_or_else(|e| format!("refused by the dataplane ({e})"), |_| "answered?!".into()));
 
     step("6. provider: allow both connections, with a 1000 Mbit/s limit for consumer 2");
     g.eplink(PROVIDER, &["connection", "allow", &svc, &eps[0]]);
@@ -125,8 +129,8 @@ fn main() -> Result<()> {
     step("8. provider: disconnect consumer 1's zone A; its zone B keeps working");
     g.eplink(PROVIDER, &["zone-connection", "disable", &svc, &eps[0], ZONE_A]);
     sleep(Duration::from_millis(300));
-    let r = Command::new("ip").args(["netns", "exec", &g.topo.vpcs[0].name, "curl", "-sS", "-m", "2", "-o", "/dev/null"]).arg(format!("http://{ENI_A}/")).output()?;
-    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", if r.status.success() { "answered?!" } else { "no answer: zone A disconnected" });
+    let r = try_curl(&g, 0, ENI_A, 2)?;
+    println!("  vpc1 $ curl http://{ENI_A}/  ->  {}", if r.is_ok() { "answered?!" } else { "no answer: zone A disconnected" });
     curl(&g, 0, ENI_B)?;
     g.eplink(PROVIDER, &["zone-connection", "enable", &svc, &eps[0], ZONE_A]);
     sleep(Duration::from_millis(300));
