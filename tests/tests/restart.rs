@@ -197,24 +197,11 @@ fn total_retrans(s: &TcpStream) -> u32 {
     }
 }
 
-/// The daemon's "first reconcile done" lines so far (one per daemon started), without the
-/// terminal colours `tracing` puts around field names.
+/// The daemon's "first reconcile done" lines so far (one per daemon started).
 fn first_reconciles(g: &Gateway) -> Vec<String> {
-    g.log().lines().filter(|l| l.contains(FIRST_RECONCILE)).map(strip_ansi).collect()
+    g.log().lines().filter(|l| l.contains(FIRST_RECONCILE)).map(str::to_owned).collect()
 }
 
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(char::is_ascii_alphabetic);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// SIGTERM, a pause with no daemon at all, and a new daemon; checks that forwarding never
 /// stopped, that the new daemon replaced the program behind every pinned link, and that its

@@ -32,6 +32,8 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // Colour only for a terminal: a log file or journal must not carry escape codes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EPLINK_LOG").unwrap_or_else(|_| "info".into()),
         )

@@ -156,23 +156,11 @@ fn log_time_of_day(line: &str) -> Option<f64> {
     Some(h * 3600.0 + m * 60.0 + s)
 }
 
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(char::is_ascii_alphabetic);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// SIGTERM → the new daemon's first reconcile (its log line's timestamp), in seconds; the
 /// run must have written nothing and the maps must still be complete.
 fn restart_adopt(g: &mut Gateway, n: usize) -> Result<f64> {
-    let first = |g: &Gateway| -> Vec<String> { g.log().lines().filter(|l| l.contains("first reconcile done")).map(strip_ansi).collect() };
+    let first = |g: &Gateway| -> Vec<String> { g.log().lines().filter(|l| l.contains("first reconcile done")).map(str::to_owned).collect() };
     let before = first(g).len();
     let sigterm = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64() % 86_400.0;
     g.stop();
@@ -187,7 +175,7 @@ fn restart_adopt(g: &mut Gateway, n: usize) -> Result<f64> {
     };
     ensure!(line.contains("writes=0 flushed=0"), "adopting equal maps wrote something: {line}");
     // Where the time went, from the new daemon's own log lines.
-    let log: Vec<String> = g.log().lines().map(strip_ansi).collect();
+    let log: Vec<String> = g.log().lines().map(str::to_owned).collect();
     let new_daemon = log.iter().rposition(|l| l.contains("connection table loaded")).unwrap_or(0);
     for l in &log[new_daemon..] {
         if ["connection table loaded", "dataplane loaded", "first reconcile done"].iter().any(|w| l.contains(w)) {
@@ -217,7 +205,7 @@ fn main() -> Result<()> {
         println!("{n} endpoints: API {api_s:.2} s, last ack → maps complete {apply_s:.3} s, → addresses on c1 {addr_s:.3} s");
         // The daemon's own account of its last runs (time to compute, time to apply).
         let log = g.log();
-        let runs: Vec<String> = log.lines().filter(|l| l.contains("maps reconciled") || l.contains("ENI addresses on")).map(strip_ansi).collect();
+        let runs: Vec<String> = log.lines().filter(|l| l.contains("maps reconciled") || l.contains("ENI addresses on")).map(str::to_owned).collect();
         println!("  {} reconcile runs wrote during the creates; the last ones:", runs.iter().filter(|l| l.contains("maps reconciled")).count());
         for l in &runs[runs.len().saturating_sub(4)..] {
             println!("    {}", l.split_once("  INFO ").map_or(l.as_str(), |(_, r)| r));
