@@ -20,7 +20,9 @@ use crate::{Error, Result};
 
 /// Every map of the program, typed.
 pub struct Maps {
-    pub ifaces: HashMap<MapData, IfaceKey, IfaceInfo>,
+    /// Untagged interfaces by ifindex; see `set_iface` for which map holds which interface.
+    pub ifaces: Array<MapData, IfaceInfo>,
+    pub ifaces_ext: HashMap<MapData, IfaceKey, IfaceInfo>,
     pub enis: HashMap<MapData, EniKey, u32>,
     pub zone_conns: Array<MapData, ZoneConn>,
     pub snat_pools: Array<MapData, SnatPool>,
@@ -81,6 +83,7 @@ impl Maps {
     fn build(mut get: impl FnMut(&'static str) -> Result<Map>) -> Result<Self> {
         Ok(Maps {
             ifaces: typed(get(abi::MAP_IFACES), abi::MAP_IFACES)?,
+            ifaces_ext: typed(get(abi::MAP_IFACES_EXT), abi::MAP_IFACES_EXT)?,
             enis: typed(get(abi::MAP_ENIS), abi::MAP_ENIS)?,
             zone_conns: typed(get(abi::MAP_ZONE_CONNS), abi::MAP_ZONE_CONNS)?,
             snat_pools: typed(get(abi::MAP_SNAT_POOLS), abi::MAP_SNAT_POOLS)?,
@@ -96,18 +99,48 @@ impl Maps {
     /// traffic to services is routed as if it left through `fib_ifindex`.
     pub fn set_consumer_iface(&mut self, ifindex: u32, vlan: u16, vpc: u32, fib_ifindex: u32) -> Result<()> {
         let info = IfaceInfo { role: abi::ROLE_CONSUMER, vpc, fib_ifindex, _pad: 0 };
-        self.ifaces.insert(IfaceKey { ifindex, vlan: u32::from(vlan) }, info, 0).map_err(map_err(abi::MAP_IFACES))
+        self.set_iface(IfaceKey { ifindex, vlan: u32::from(vlan) }, &info)
     }
 
     /// Declares a provider-facing interface.
     pub fn set_provider_iface(&mut self, ifindex: u32) -> Result<()> {
         let info = IfaceInfo { role: abi::ROLE_PROVIDER, vpc: 0, fib_ifindex: 0, _pad: 0 };
-        self.ifaces.insert(IfaceKey { ifindex, vlan: 0 }, info, 0).map_err(map_err(abi::MAP_IFACES))
+        self.set_iface(IfaceKey { ifindex, vlan: 0 }, &info)
     }
 
-    /// Forgets an interface.
+    /// Writes an interface: untagged ones with a small ifindex into the `IFACES` array (the
+    /// program's fast lookup), the others into `IFACES_EXT`.
+    pub fn set_iface(&mut self, key: IfaceKey, info: &IfaceInfo) -> Result<()> {
+        if key.in_array() {
+            self.ifaces.set(key.ifindex, info, 0).map_err(map_err(abi::MAP_IFACES))
+        } else {
+            self.ifaces_ext.insert(key, info, 0).map_err(map_err(abi::MAP_IFACES_EXT))
+        }
+    }
+
+    /// Forgets an interface (and VLAN).
     pub fn remove_iface(&mut self, ifindex: u32, vlan: u16) -> Result<()> {
-        self.ifaces.remove(&IfaceKey { ifindex, vlan: u32::from(vlan) }).map_err(map_err(abi::MAP_IFACES))
+        let key = IfaceKey { ifindex, vlan: u32::from(vlan) };
+        if key.in_array() {
+            self.ifaces.set(ifindex, IfaceInfo::default(), 0).map_err(map_err(abi::MAP_IFACES))
+        } else {
+            self.ifaces_ext.remove(&key).map_err(map_err(abi::MAP_IFACES_EXT))
+        }
+    }
+
+    /// Every interface the program serves, from both maps.
+    pub fn served_ifaces(&self) -> Result<Vec<(IfaceKey, IfaceInfo)>> {
+        let mut all = Vec::new();
+        for (ifindex, info) in (0..).zip(self.ifaces.iter()) {
+            let info = info.map_err(map_err(abi::MAP_IFACES))?;
+            if info.role != 0 {
+                all.push((IfaceKey { ifindex, vlan: 0 }, info));
+            }
+        }
+        for entry in &self.ifaces_ext {
+            all.push(entry.map_err(map_err(abi::MAP_IFACES_EXT))?);
+        }
+        Ok(all)
     }
 
     fn eni_key(vpc: u32, addr: IpAddr) -> EniKey {

@@ -34,7 +34,7 @@ use eplink_abi::{
 };
 
 use crate::{
-    maps::{Scratch, CT_FWD, CT_REV, ENIS, IFACES, SCRATCH, ZONE_CONNS},
+    maps::{Scratch, CT_FWD, CT_REV, ENIS, IFACES, IFACES_EXT, SCRATCH, ZONE_CONNS},
     nat::Rewrite,
     parse::{Eth, Ipv4, ETH_P_IP},
 };
@@ -87,9 +87,8 @@ pub fn eplink_baseline(ctx: XdpContext) -> u32 {
     if nat::set_macs(&ctx, &[2, 0, 0, 0, 0, 1], &[2, 0, 0, 0, 0, 2]).is_err() {
         return xdp_action::XDP_DROP;
     }
-    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
     // SAFETY: helper with plain integer arguments.
-    let action = unsafe { bpf_redirect(ctx.ingress_ifindex() as u32, 0) } as u32;
+    let action = unsafe { bpf_redirect(parse::ingress_ifindex(&ctx), 0) } as u32;
     action
 }
 
@@ -112,10 +111,8 @@ fn finish(ctx: &XdpContext, result: Result<Sent, Exit>) -> u32 {
 #[inline(always)]
 fn try_xdp(ctx: &XdpContext) -> Result<Sent, Exit> {
     let eth = parse::eth(ctx)?;
-    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
-    let ifindex = ctx.ingress_ifindex() as u32;
-    // SAFETY: the value is copied before the program's run ends.
-    let Some(iface) = (unsafe { IFACES.get(&IfaceKey { ifindex, vlan: eth.vlan }) }).copied() else {
+    let ifindex = parse::ingress_ifindex(ctx);
+    let Some(iface) = iface_of(IfaceKey { ifindex, vlan: eth.vlan }) else {
         return Err(Exit::new(Outcome::PassUnknownInterface));
     };
     if eth.ethertype != ETH_P_IP {
@@ -133,6 +130,17 @@ fn try_xdp(ctx: &XdpContext) -> Result<Sent, Exit> {
         ROLE_CONSUMER => forward(ctx, &eth, &ip, &iface, ifindex, sc),
         ROLE_PROVIDER => reverse(ctx, &eth, &ip, sc),
         _ => Err(Exit::new(Outcome::PassUnknownInterface)),
+    }
+}
+
+/// The role and VPC of the interface (and VLAN) a frame arrived on, if the program serves it.
+#[inline(always)]
+fn iface_of(key: IfaceKey) -> Option<IfaceInfo> {
+    if key.in_array() {
+        IFACES.get(key.ifindex).filter(|i| i.role != 0).copied()
+    } else {
+        // SAFETY: the value is copied before the program's run ends.
+        unsafe { IFACES_EXT.get(&key) }.copied()
     }
 }
 
@@ -271,9 +279,8 @@ fn echo(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo) -> Result<Sen
     // Redirect to the ingress interface rather than XDP_TX: veth flushes XDP_TX frames to
     // its peer only if the peer runs an XDP program itself, so with a plain peer they would
     // sit in its ring; a redirect's flush always wakes the peer.
-    #[expect(clippy::cast_possible_truncation, reason = "ifindex is a u32 in xdp_md")]
     // SAFETY: helper with plain integer arguments.
-    let action = unsafe { bpf_redirect(ctx.ingress_ifindex() as u32, 0) } as u32;
+    let action = unsafe { bpf_redirect(parse::ingress_ifindex(ctx), 0) } as u32;
     Ok(Sent { action, outcome: Outcome::EchoAnswered, eni })
 }
 

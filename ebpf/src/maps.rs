@@ -11,13 +11,17 @@ use aya_ebpf::{
 use aya_ebpf::bindings::bpf_fib_lookup;
 use eplink_abi::{
     EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn, MAX_ENIS, MAX_FLOWS,
-    MAX_IFACES, MAX_ZONES, OUTCOME_COUNT,
+    IFACES_ARRAY_SIZE, MAX_IFACES_EXT, MAX_ZONES, OUTCOME_COUNT,
 };
 
 
-/// (ifindex, VLAN) → role and VPC of each interface the program serves.
+/// ifindex → role and VPC of each untagged interface the program serves (role 0: none).
 #[map(name = "IFACES")]
-pub static IFACES: HashMap<IfaceKey, IfaceInfo> = HashMap::pinned(MAX_IFACES, 0);
+pub static IFACES: Array<IfaceInfo> = Array::pinned(IFACES_ARRAY_SIZE, 0);
+
+/// (ifindex, VLAN) → role and VPC: tagged frames and ifindexes beyond `IFACES`.
+#[map(name = "IFACES_EXT")]
+pub static IFACES_EXT: HashMap<IfaceKey, IfaceInfo> = HashMap::pinned(MAX_IFACES_EXT, 0);
 
 /// (VPC, ENI address) → ENI index.
 #[map(name = "ENIS")]

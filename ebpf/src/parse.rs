@@ -43,6 +43,17 @@ pub fn data_end(ctx: &XdpContext) -> usize {
     v
 }
 
+/// `xdp_md->ingress_ifindex`, read with one `ldxw` from the context itself (see `data`):
+/// LLVM may otherwise keep `ctx + 12` in a register, and the verifier rejects a
+/// dereference of a modified context pointer.
+#[inline(always)]
+pub fn ingress_ifindex(ctx: &XdpContext) -> u32 {
+    let v: u32;
+    // SAFETY: reads the fourth u32 of the program's xdp_md context, which is always valid.
+    unsafe { core::arch::asm!("{0} = *(u32 *)({1} + 12)", out(reg) v, in(reg) ctx.ctx, options(readonly, nostack, pure)) };
+    v
+}
+
 /// A pointer to `len` bytes at `off`, or `DropMalformed` if the frame is shorter.
 #[inline(always)]
 pub fn ptr_at<T>(ctx: &XdpContext, off: usize) -> Result<*mut T, Exit> {

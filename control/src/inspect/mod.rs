@@ -243,19 +243,20 @@ pub fn hash_maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
 fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
     use abi::{
         MAP_BUCKETS as BK, MAP_CT_FWD as CF, MAP_CT_REV as CR, MAP_ENI_STATS as ES, MAP_ENIS as EN,
-        MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
+        MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_IFACES_EXT as IX, MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
     };
     let keys = "keys";
     let slots = "non-zero slots";
     let cpu_slots = "slots non-zero on some CPU";
     let mut rows = vec![
-        (IF, info_of(IF, &maps.ifaces)?, count_ok(IF, maps.ifaces.keys(), |_| true)?, keys),
+        (IX, info_of(IX, &maps.ifaces_ext)?, count_ok(IX, maps.ifaces_ext.keys(), |_| true)?, keys),
         (EN, info_of(EN, &maps.enis)?, count_ok(EN, maps.enis.keys(), |_| true)?, keys),
         (CF, info_of(CF, &maps.ct_fwd)?, count_ok(CF, maps.ct_fwd.keys(), |_| true)?, keys),
         (CR, info_of(CR, &maps.ct_rev)?, count_ok(CR, maps.ct_rev.keys(), |_| true)?, keys),
     ];
     if arrays {
         rows.extend([
+            (IF, info_of(IF, &maps.ifaces)?, count_ok(IF, maps.ifaces.iter(), |i| i.role != 0)?, slots),
             (ZC, info_of(ZC, &maps.zone_conns)?, count_ok(ZC, maps.zone_conns.iter(), nonzero)?, slots),
             (SP, info_of(SP, &maps.snat_pools)?, count_ok(SP, maps.snat_pools.iter(), nonzero)?, slots),
             (BK, info_of(BK, &maps.buckets)?, count_ok(BK, maps.buckets.iter(), |v| *v != 0)?, slots),

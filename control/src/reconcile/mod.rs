@@ -53,15 +53,16 @@ pub fn apply(maps: &mut Maps, want: &Desired) -> Result<Applied, ReconcileError>
     let mut done = Applied::default();
 
     // Interfaces.
-    let live_ifaces: HashMap<IfaceKey, IfaceInfo> = maps.ifaces.iter().filter_map(Result::ok).collect();
+    let live_ifaces: HashMap<IfaceKey, IfaceInfo> = maps.served_ifaces()?.into_iter().collect();
     for (k, v) in &want.ifaces {
         if live_ifaces.get(k) != Some(v) {
-            maps.ifaces.insert(k, v, 0).map_err(map_err("IFACES"))?;
+            maps.set_iface(*k, v)?;
             done.writes += 1;
         }
     }
     for k in live_ifaces.keys().filter(|k| !want.ifaces.contains_key(k)) {
-        maps.ifaces.remove(k).map_err(map_err("IFACES"))?;
+        #[expect(clippy::cast_possible_truncation, reason = "VLAN ids are 12 bits")]
+        maps.remove_iface(k.ifindex, k.vlan as u16)?;
         done.writes += 1;
     }
 

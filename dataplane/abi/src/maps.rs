@@ -6,8 +6,13 @@
 
 use crate::outcome::OUTCOME_COUNT;
 
-/// Interfaces the program serves: `IfaceKey` → `IfaceInfo`. Written by the daemon.
+/// Interfaces the program serves, for untagged frames: array indexed by ifindex → `IfaceInfo`
+/// (role 0 = not served). An array lookup is a few inlined instructions, a hash lookup a
+/// call and a hash: this is the lookup every packet makes first. Written by the daemon.
 pub const MAP_IFACES: &str = "IFACES";
+/// Interfaces for VLAN-tagged frames, and untagged ones whose ifindex is beyond `IFACES`:
+/// `IfaceKey` → `IfaceInfo`. Written by the daemon.
+pub const MAP_IFACES_EXT: &str = "IFACES_EXT";
 /// ENI addresses: `EniKey` (VPC, address) → ENI index (`u32`). Written by the daemon.
 pub const MAP_ENIS: &str = "ENIS";
 /// Zone connections, one per ENI: array indexed by ENI index → `ZoneConn`. Written by the daemon.
@@ -26,8 +31,9 @@ pub const MAP_ENI_STATS: &str = "ENI_STATS";
 pub const MAP_GLOBAL_STATS: &str = "GLOBAL_STATS";
 
 /// Every map name, for pinning, inspection and clean-up.
-pub const ALL_MAPS: [&str; 9] = [
+pub const ALL_MAPS: [&str; 10] = [
     MAP_IFACES,
+    MAP_IFACES_EXT,
     MAP_ENIS,
     MAP_ZONE_CONNS,
     MAP_SNAT_POOLS,
@@ -43,8 +49,10 @@ pub const PROGRAM_NAME: &str = "eplink_xdp";
 /// Name of the benchmark baseline program in the object file (never attached).
 pub const BASELINE_PROGRAM_NAME: &str = "eplink_baseline";
 
-/// Default capacity of `IFACES`.
-pub const MAX_IFACES: u32 = 1024;
+/// Capacity of `IFACES`: untagged interfaces with an ifindex below this use the array.
+pub const IFACES_ARRAY_SIZE: u32 = 1024;
+/// Capacity of `IFACES_EXT`.
+pub const MAX_IFACES_EXT: u32 = 1024;
 /// Capacity of ENI-indexed maps (`ENIS`, `ZONE_CONNS`, `ENI_STATS`; `BUCKETS` is twice this).
 pub const MAX_ENIS: u32 = 65_536;
 /// Capacity of `SNAT_POOLS` (zones served by one gateway host).
@@ -88,7 +96,9 @@ pub const fn addr_v4(o: [u8; 4]) -> Addr {
     a
 }
 
-/// Key of `IFACES`: the ingress interface and the 802.1Q VLAN id (0 = untagged).
+/// An interface the program serves: the ingress interface and the 802.1Q VLAN id (0 =
+/// untagged). The key of `IFACES_EXT`; untagged interfaces below `IFACES_ARRAY_SIZE` live in
+/// `IFACES` at index `ifindex` instead (`in_array`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfaceKey {
@@ -96,7 +106,16 @@ pub struct IfaceKey {
     pub vlan: u32,
 }
 
-/// Value of `IFACES`.
+impl IfaceKey {
+    /// Whether this interface lives in the `IFACES` array (else in `IFACES_EXT`).
+    #[must_use]
+    #[inline(always)]
+    pub const fn in_array(&self) -> bool {
+        self.vlan == 0 && self.ifindex < IFACES_ARRAY_SIZE
+    }
+}
+
+/// Value of `IFACES` and `IFACES_EXT`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IfaceInfo {
