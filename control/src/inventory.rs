@@ -540,6 +540,10 @@ impl Inventory {
         }
         let mut vpcs = BTreeMap::new();
         let mut vpc_ifs = BTreeSet::new();
+        // A VPC's index (its position + 1) scopes the dataplane's flow keys, which hold 24 bits.
+        if self.vpcs.len() > eplink_dataplane::abi::MAX_SCOPE as usize {
+            return Err(invalid("vpcs", format!("at most {} VPCs per gateway", eplink_dataplane::abi::MAX_SCOPE)));
+        }
         for (i, v) in self.vpcs.iter().enumerate() {
             check_id(&format!("vpcs[{i}].id"), &v.id, "vpc-")?;
             if !uids.contains(&v.owner) {

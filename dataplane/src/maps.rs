@@ -223,16 +223,8 @@ impl Maps {
     /// The reverse-table key of a forward flow.
     #[must_use]
     pub fn reverse_key(key: &FlowKey, fwd: &FwdEntry) -> FlowKey {
-        FlowKey {
-            scope: 0,
-            proto: key.proto,
-            family: key.family,
-            _pad: 0,
-            src: fwd.nat_dst,
-            dst: fwd.nat_src,
-            sport_be: key.dport_be,
-            dport_be: fwd.nat_sport_be,
-        }
+        let v4 = |a: &abi::Addr| [a[0], a[1], a[2], a[3]];
+        FlowKey::new(0, key.proto(), (v4(&fwd.nat_dst), key.dport_be), (v4(&fwd.nat_src), fwd.nat_sport_be))
     }
 
     /// Deletes both entries of a flow (either may already be gone).

@@ -5,12 +5,12 @@ use aya_ebpf::{bindings::BPF_NOEXIST, helpers::generated::bpf_ktime_get_coarse_n
 use eplink_abi::{
     flow::{seen_bits, TOUCH_NS},
     port::{candidate, finish, mix, PORT_TRIES},
-    Addr, FlowKey, FwdEntry, Outcome, RevEntry, ZoneConn, SNAT_POOL_SIZE,
+    Addr, FlowKey, FwdEntry, Outcome, ZoneConn, SNAT_POOL_SIZE,
 };
 
 use crate::{
     maps::{Scratch, CT_FWD, CT_REV, SNAT_POOLS},
-    Exit, NextHop,
+    set_v4, v4, Exit, NextHop,
 };
 
 const EEXIST: i32 = 17;
@@ -37,11 +37,11 @@ pub fn touch(last_seen_ns: &mut u64, flags: &mut u32, tcp_flags: u8, now: u64) {
 /// Hash of a forward key: picks the SNAT address and the first candidate port.
 #[inline(always)]
 fn hash_v4(k: &FlowKey) -> u32 {
-    let mut h = mix(0x9e37_79b9, k.scope);
-    h = mix(h, u32::from_ne_bytes([k.src[0], k.src[1], k.src[2], k.src[3]]));
-    h = mix(h, u32::from_ne_bytes([k.dst[0], k.dst[1], k.dst[2], k.dst[3]]));
+    let mut h = mix(0x9e37_79b9, k.scope());
+    h = mix(h, u32::from_ne_bytes(k.src));
+    h = mix(h, u32::from_ne_bytes(k.dst));
     h = mix(h, (u32::from(k.sport_be) << 16) | u32::from(k.dport_be));
-    finish(mix(h, u32::from(k.proto)))
+    finish(mix(h, u32::from(k.proto())))
 }
 
 /// The SNAT address a new flow of this key uses, and the flow's hash.
@@ -89,31 +89,21 @@ pub fn create(sc: &mut Scratch, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit
     let Scratch { key, rev_key, rev, fwd, .. } = sc;
     let key = &*key;
     let now = nf.now;
-    *rev = RevEntry {
-        client: key.src,
-        eni_addr: key.dst,
-        client_port_be: key.sport_be,
-        vlan: nf.vlan,
-        vpc: key.scope,
-        ifindex: nf.ifindex,
-        eni: nf.eni,
-        generation: zc.generation,
-        flags: 0,
-        client_mac: nf.client_mac,
-        gateway_mac: nf.gateway_mac,
-        _pad2: 0,
-        last_seen_ns: now,
-    };
-    *rev_key = FlowKey {
-        scope: 0,
-        proto: key.proto,
-        family: key.family,
-        _pad: 0,
-        src: zc.vip,
-        dst: nf.snat,
-        sport_be: key.dport_be,
-        dport_be: 0,
-    };
+    // Field by field: a struct literal with widened addresses would be built on the stack.
+    set_v4(&mut rev.client, key.src);
+    set_v4(&mut rev.eni_addr, key.dst);
+    rev.client_port_be = key.sport_be;
+    rev.vlan = nf.vlan;
+    rev.vpc = key.scope();
+    rev.ifindex = nf.ifindex;
+    rev.eni = nf.eni;
+    rev.generation = zc.generation;
+    rev.flags = 0;
+    rev.client_mac = nf.client_mac;
+    rev.gateway_mac = nf.gateway_mac;
+    rev._pad2 = 0;
+    rev.last_seen_ns = now;
+    *rev_key = FlowKey::new(0, key.proto(), (v4(&zc.vip), key.dport_be), (v4(&nf.snat), 0));
     for attempt in 0..PORT_TRIES {
         rev_key.dport_be = candidate(nf.hash, attempt).to_be();
         if CT_REV.insert(&*rev_key, &*rev, u64::from(BPF_NOEXIST)).is_err() {

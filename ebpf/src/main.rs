@@ -27,7 +27,7 @@ use aya_ebpf::{
     EbpfContext,
 };
 use eplink_abi::{
-    addr_v4,
+    addr_v4, Addr,
     flow::{NEXT_HOP_TTL_NS, PROTO_TCP, PROTO_UDP},
     EniKey, FlowKey, IfaceInfo, IfaceKey, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, FAMILY_V4, ROLE_CONSUMER,
     ROLE_PROVIDER, ZONE_CONNECTED,
@@ -319,38 +319,25 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<S
 
 /// Writes the flow-table key of a packet as it arrived (forward: scope = VPC; reverse:
 /// scope 0) in place.
-///
-/// Addresses are written as four aligned words: building a `[u8; 16]` by value makes LLVM
-/// zero 12 unaligned bytes with a call to a byte-looping `memset` subprogram, twice per
-/// packet, which cost more than the flow-table lookup itself.
 #[inline(always)]
 fn set_flow_key(k: &mut FlowKey, scope: u32, ip: &Ipv4, l4: &parse::L4) {
-    k.scope = scope;
-    k.proto = ip.proto;
-    k.family = FAMILY_V4;
-    k._pad = 0;
-    *words(&mut k.src) = [u32::from_ne_bytes(ip.src), 0, 0, 0];
-    *words(&mut k.dst) = [u32::from_ne_bytes(ip.dst), 0, 0, 0];
-    k.sport_be = l4.sport_be;
-    k.dport_be = l4.dport_be;
+    *k = FlowKey::new(scope, ip.proto, (ip.src, l4.sport_be), (ip.dst, l4.dport_be));
 }
 
-/// An address field of `FlowKey` as four words.
+/// Stores an IPv4 address into a 16-byte ABI address as four aligned words: building a
+/// `[u8; 16]` by value makes LLVM zero 12 unaligned bytes with a call to a byte-looping
+/// `memset` subprogram.
 #[inline(always)]
-fn words(a: &mut [u8; 16]) -> &mut [u32; 4] {
-    // SAFETY: same size; every `FlowKey` address is 4-aligned (checked at compile time
-    // below), and any bit pattern is valid for both types.
-    unsafe { &mut *core::ptr::from_mut(a).cast::<[u32; 4]>() }
+pub fn set_v4(a: &mut Addr, v: [u8; 4]) {
+    // SAFETY: same size; every address field of the ABI structs written here is 4-aligned
+    // (their offsets are multiples of 4 in `#[repr(C)]` structs of 4-aligned fields), and
+    // any bit pattern is valid for both types.
+    unsafe { *core::ptr::from_mut(a).cast::<[u32; 4]>() = [u32::from_ne_bytes(v), 0, 0, 0] };
 }
 
-const _: () = assert!(
-    core::mem::align_of::<FlowKey>() >= 4
-        && core::mem::offset_of!(FlowKey, src) % 4 == 0
-        && core::mem::offset_of!(FlowKey, dst) % 4 == 0
-);
-
+/// The IPv4 address in a 16-byte ABI address.
 #[inline(always)]
-fn v4(a: &[u8; 16]) -> [u8; 4] {
+pub fn v4(a: &[u8; 16]) -> [u8; 4] {
     [a[0], a[1], a[2], a[3]]
 }
 

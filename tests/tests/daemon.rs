@@ -214,7 +214,7 @@ fn idle_flows_are_swept_by_their_own_timeouts() {
     .unwrap();
     assert!(udp_ok, "UDP through the ENI");
     let ports = |proto: u8| -> Vec<u16> {
-        g.topo.maps().flows().unwrap().iter().filter(|f| f.key.proto == proto).map(|f| u16::from_be(f.key.dport_be)).collect()
+        g.topo.maps().flows().unwrap().iter().filter(|f| f.key.proto() == proto).map(|f| u16::from_be(f.key.dport_be)).collect()
     };
     assert!(ports(17).contains(&7002) && ports(6).contains(&7001), "both flows tracked");
 

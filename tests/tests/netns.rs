@@ -186,10 +186,10 @@ fn two_vpcs_keep_their_addresses_apart_in_the_flow_table() {
     }
     server.join().unwrap();
     let flows = t.maps().flows().unwrap();
-    let scopes: Vec<u32> = flows.iter().map(|f| f.key.scope).collect();
+    let scopes: Vec<u32> = flows.iter().map(|f| f.key.scope()).collect();
     assert!(scopes.contains(&1) && scopes.contains(&2), "{scopes:?}");
     for f in &flows {
-        assert_eq!(Ipv4Addr::from([f.key.src[0], f.key.src[1], f.key.src[2], f.key.src[3]]), CLIENT);
+        assert_eq!(Ipv4Addr::from(f.key.src), CLIENT);
         assert!(f.rev.is_some(), "every forward entry has its reverse");
     }
 }

@@ -526,18 +526,20 @@ impl FlowFilter {
 #[must_use]
 pub fn flow_row(f: &Flow, dir: &Directory, now_ns: u64) -> FlowRow {
     let k = &f.key;
-    let sock = |a: &Addr, port_be: u16| SocketAddr::new(ip_of(k.family, a), u16::from_be(port_be));
+    // Flow tables are IPv4 (see `FlowKey`).
+    let sock = |a: [u8; 4], port_be: u16| SocketAddr::new(IpAddr::V4(a.into()), u16::from_be(port_be));
+    let v4 = |a: &Addr| [a[0], a[1], a[2], a[3]];
     let last = f.rev.map_or(f.fwd.last_seen_ns, |r| r.last_seen_ns.max(f.fwd.last_seen_ns));
     FlowRow {
-        proto: proto_name(k.proto),
-        vpc_index: k.scope,
-        client: sock(&k.src, k.sport_be),
-        eni: sock(&k.dst, k.dport_be),
-        snat: sock(&f.fwd.nat_src, f.fwd.nat_sport_be),
-        vip: sock(&f.fwd.nat_dst, k.dport_be),
+        proto: proto_name(k.proto()),
+        vpc_index: k.scope(),
+        client: sock(k.src, k.sport_be),
+        eni: sock(k.dst, k.dport_be),
+        snat: sock(v4(&f.fwd.nat_src), f.fwd.nat_sport_be),
+        vip: sock(v4(&f.fwd.nat_dst), k.dport_be),
         eni_index: f.fwd.eni,
         names: dir.names(f.fwd.eni),
-        state: flow_state(k.proto, f.fwd.flags, f.rev.map(|r| r.flags)),
+        state: flow_state(k.proto(), f.fwd.flags, f.rev.map(|r| r.flags)),
         fwd_flags: flags_text(f.fwd.flags),
         rev_flags: f.rev.map(|r| flags_text(r.flags)),
         idle_s: now_ns.saturating_sub(last) / 1_000_000_000,

@@ -44,7 +44,7 @@ pub fn sweep(maps: &mut Maps, timeouts: &Timeouts, known: &BTreeSet<u32>) -> Res
         if !known.contains(&f.fwd.eni) {
             gone_enis.insert(f.fwd.eni);
             st.orphaned += 1;
-        } else if expired(f.key.proto, flags, last, now, timeouts) {
+        } else if expired(f.key.proto(), flags, last, now, timeouts) {
             maps.remove_flow(&f);
             st.expired += 1;
         } else {

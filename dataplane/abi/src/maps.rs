@@ -174,20 +174,51 @@ pub struct SnatPool {
     pub addrs: [Addr; SNAT_POOL_SIZE],
 }
 
-/// Key of both flow tables: a 5-tuple in a scope. `CT_FWD` uses the consumer VPC as scope
-/// and the packet as the consumer sent it; `CT_REV` uses scope 0 and the reply as the
+/// Key of both flow tables: an IPv4 5-tuple in a scope. `CT_FWD` uses the consumer VPC as
+/// scope and the packet as the consumer sent it; `CT_REV` uses scope 0 and the reply as the
 /// service sends it (source = VIP, destination = SNAT address and port).
+///
+/// Sixteen bytes, four words: the kernel hashes flow keys with `jhash2`, whose cost grows
+/// with every three words, and this lookup is on every packet. IPv6 flows will get tables
+/// of their own with a wider key, next to these; entries already carry 16-byte addresses.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
-    pub scope: u32,
-    pub proto: u8,
-    pub family: u8,
-    pub _pad: u16,
-    pub src: Addr,
-    pub dst: Addr,
+    /// Source address, network order.
+    pub src: [u8; 4],
+    /// Destination address, network order.
+    pub dst: [u8; 4],
     pub sport_be: u16,
     pub dport_be: u16,
+    /// `scope << 8 | IP protocol`, native order (see `new`, `scope`, `proto`).
+    pub scope_proto: u32,
+}
+
+/// The largest flow scope (VPC index) a `FlowKey` holds: 24 bits.
+pub const MAX_SCOPE: u32 = (1 << 24) - 1;
+
+impl FlowKey {
+    /// A key; `scope` must be at most `MAX_SCOPE` (higher bits are dropped).
+    #[must_use]
+    #[inline(always)]
+    pub const fn new(scope: u32, proto: u8, (src, sport_be): ([u8; 4], u16), (dst, dport_be): ([u8; 4], u16)) -> Self {
+        FlowKey { src, dst, sport_be, dport_be, scope_proto: (scope << 8) | proto as u32 }
+    }
+
+    /// The scope: the consumer VPC index for `CT_FWD`, 0 for `CT_REV`.
+    #[must_use]
+    #[inline(always)]
+    pub const fn scope(&self) -> u32 {
+        self.scope_proto >> 8
+    }
+
+    /// The IP protocol.
+    #[must_use]
+    #[inline(always)]
+    #[expect(clippy::cast_possible_truncation, reason = "the low byte is the protocol")]
+    pub const fn proto(&self) -> u8 {
+        self.scope_proto as u8
+    }
 }
 
 /// Value of `CT_FWD`: the NAT binding of a flow. Set once when the flow is created and kept
@@ -281,7 +312,7 @@ const _: () = assert!(core::mem::size_of::<IfaceInfo>() == 16);
 const _: () = assert!(core::mem::size_of::<EniKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ZoneConn>() == 48);
 const _: () = assert!(core::mem::size_of::<SnatPool>() == 8 + 16 * SNAT_POOL_SIZE);
-const _: () = assert!(core::mem::size_of::<FlowKey>() == 44);
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 16);
 const _: () = assert!(core::mem::size_of::<FwdEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<RevEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (4 + OUTCOME_COUNT));
