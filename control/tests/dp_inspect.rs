@@ -273,28 +273,28 @@ fn eplink_views_agree_with_bpftools_raw_dump_of_the_same_pinned_maps() {
     let mut want = BTreeSet::new();
     for (k, v) in &fwd.entries {
         let v = &v[0];
-        let proto = match k[4] {
+        // The key: source, destination, ports, then `scope << 8 | proto` little-endian.
+        let proto = match k[12] {
             6 => "tcp".to_owned(),
             17 => "udp".to_owned(),
             p => format!("proto{p}"),
         };
-        // The reverse key: scope 0, proto, family, VIP → SNAT address, service port → SNAT port.
-        let mut rk = vec![0u8; 44];
-        rk[4] = k[4];
-        rk[5] = k[5];
-        rk[8..24].copy_from_slice(&v[16..32]);
-        rk[24..40].copy_from_slice(&v[0..16]);
-        rk[40..42].copy_from_slice(&k[42..44]);
-        rk[42..44].copy_from_slice(&v[32..34]);
+        // The reverse key: VIP → SNAT address, service port → SNAT port, scope 0, proto.
+        let mut rk = vec![0u8; 16];
+        rk[0..4].copy_from_slice(&v[16..20]);
+        rk[4..8].copy_from_slice(&v[0..4]);
+        rk[8..10].copy_from_slice(&k[10..12]);
+        rk[10..12].copy_from_slice(&v[32..34]);
+        rk[12] = k[12];
         let r = rev_by_key.get(&rk).expect("every forward entry has its reverse entry");
         assert_eq!(u32_le(r, 44), u32_le(v, 36), "both entries name the same ENI");
         want.insert((
             proto,
-            u32_le(k, 0),
-            SocketAddr::from((v4(k, 8), u16_be(k, 40))).to_string(),
-            SocketAddr::from((v4(k, 24), u16_be(k, 42))).to_string(),
+            u32_le(k, 12) >> 8,
+            SocketAddr::from((v4(k, 0), u16_be(k, 8))).to_string(),
+            SocketAddr::from((v4(k, 4), u16_be(k, 10))).to_string(),
             SocketAddr::from((v4(v, 0), u16_be(v, 32))).to_string(),
-            SocketAddr::from((v4(v, 16), u16_be(k, 42))).to_string(),
+            SocketAddr::from((v4(v, 16), u16_be(k, 10))).to_string(),
             u32_le(v, 36),
             flags(u32_le(v, 44)),
             flags(u32_le(r, 52)),

@@ -6,10 +6,12 @@
 
 pub use eplink_abi as abi;
 
+mod clock;
 mod loader;
 mod maps;
 
 
+pub use clock::{Clock, Sample, CLOCK_PIN};
 pub use loader::{AttachMode, Dataplane, LoadOptions};
 pub use maps::{to_v4, v4, Flow, Maps};
 
@@ -43,6 +45,9 @@ pub enum Error {
     /// An index outside a map's capacity.
     #[error("{what} {index} is out of range (capacity {capacity})")]
     OutOfRange { what: &'static str, index: u32, capacity: u32 },
+    /// The kernel's clock could not be read or measured.
+    #[error("dataplane clock: {0}")]
+    Clock(String),
     /// Filesystem error.
     #[error("{0}")]
     Io(#[from] std::io::Error),

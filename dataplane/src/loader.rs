@@ -1,7 +1,7 @@
 //! Loading the XDP program, attaching it to interfaces with their roles, and pinning.
 //!
-//! Layout under the pin directory: one file per map (named as in `eplink_abi::ALL_MAPS`)
-//! and `links/<ifname>` for each attachment. A new `Dataplane` with the same directory
+//! Layout under the pin directory: one file per map (named as in `eplink_abi::ALL_MAPS`),
+//! the clock program (`clock`, see `Clock`) and `links/<ifname>` for each attachment. A new `Dataplane` with the same directory
 //! adopts the pinned maps (and so every flow), and re-attaching an interface with a pinned
 //! link swaps the program in place (`BPF_LINK_UPDATE`) instead of detaching it.
 
@@ -17,7 +17,11 @@ use aya::{
 use eplink_abi as abi;
 use log::{info, warn};
 
-use crate::{maps::Maps, Error, Result, OBJECT};
+use crate::{
+    clock::{Clock, CLOCK_PIN},
+    maps::Maps,
+    Error, Result, OBJECT,
+};
 
 /// How an interface ended up attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,7 @@ pub struct Dataplane {
     ebpf: Ebpf,
     maps: Maps,
     pin_dir: PathBuf,
+    clock: Option<Clock>,
 }
 
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -85,7 +90,16 @@ impl Dataplane {
         let prog: &mut Xdp = program(&mut ebpf)?;
         prog.load()?;
         let maps = Maps::take(&mut ebpf)?;
-        Ok(Dataplane { ebpf, maps, pin_dir: opts.pin_dir.clone() })
+        pin_clock(&mut ebpf, &opts.pin_dir)?;
+        Ok(Dataplane { ebpf, maps, pin_dir: opts.pin_dir.clone(), clock: None })
+    }
+
+    /// The dataplane's clock (HZ is measured on first use, in about 20 ms).
+    pub fn clock(&mut self) -> Result<&Clock> {
+        if self.clock.is_none() {
+            self.clock = Some(Clock::open_pinned(&self.pin_dir)?);
+        }
+        self.clock.as_ref().ok_or_else(|| Error::Clock("not opened".into()))
     }
 
     /// The typed maps.
@@ -179,7 +193,7 @@ impl Dataplane {
             }
             std::fs::remove_dir(&links)?;
         }
-        for name in abi::ALL_MAPS {
+        for name in abi::ALL_MAPS.iter().chain(&[CLOCK_PIN]) {
             let p = pin_dir.join(name);
             if p.exists() {
                 std::fs::remove_file(p)?;
@@ -188,6 +202,21 @@ impl Dataplane {
         std::fs::remove_dir(pin_dir)?;
         Ok(())
     }
+}
+
+/// Loads the clock program and pins it as `clock`, replacing the pin of an earlier load.
+fn pin_clock(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<()> {
+    let p: &mut Xdp = ebpf
+        .program_mut(abi::CLOCK_PROGRAM_NAME)
+        .ok_or_else(|| Error::Pin { path: PathBuf::from(abi::CLOCK_PROGRAM_NAME), reason: "program missing from the object".into() })?
+        .try_into()?;
+    p.load()?;
+    let path = pin_dir.join(CLOCK_PIN);
+    let pin_err = |e: &dyn std::fmt::Display| Error::Pin { path: path.clone(), reason: e.to_string() };
+    if path.exists() {
+        std::fs::remove_file(&path).map_err(|e| pin_err(&e))?;
+    }
+    p.pin(&path).map_err(|e| pin_err(&e))
 }
 
 fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {

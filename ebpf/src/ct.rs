@@ -1,9 +1,9 @@
 //! Connection tracking: flow lookup, creation with collision-safe SNAT port allocation,
 //! and refresh of flow state.
 
-use aya_ebpf::{bindings::BPF_NOEXIST, helpers::generated::bpf_ktime_get_coarse_ns};
+use aya_ebpf::{bindings::BPF_NOEXIST, helpers::generated::bpf_jiffies64};
 use eplink_abi::{
-    flow::{seen_bits, TOUCH_NS},
+    flow::{seen_bits, TOUCH_JIFFIES},
     port::{candidate, finish, mix, PORT_TRIES},
     Addr, FlowKey, FwdEntry, Outcome, ZoneConn, SNAT_POOL_SIZE,
 };
@@ -15,22 +15,23 @@ use crate::{
 
 const EEXIST: i32 = 17;
 
-/// Coarse monotonic time: enough for idle timeouts, cheaper than `bpf_ktime_get_ns`.
+/// The kernel's jiffies: flow times (see `eplink_abi::flow::TOUCH_JIFFIES`). The verifier
+/// inlines this helper into a load of `jiffies_64`.
 #[inline(always)]
-pub fn now_coarse() -> u64 {
-    // SAFETY: helper without arguments (kernel >= 5.11).
-    unsafe { bpf_ktime_get_coarse_ns() }
+pub fn now_jiffies() -> u64 {
+    // SAFETY: helper without arguments (kernel >= 5.5).
+    unsafe { bpf_jiffies64() }
 }
 
-/// Records TCP flags and, at most once per `TOUCH_NS`, the time of a flow's packet.
+/// Records TCP flags and, at most once per `TOUCH_JIFFIES`, the time of a flow's packet.
 #[inline(always)]
-pub fn touch(last_seen_ns: &mut u64, flags: &mut u32, tcp_flags: u8, now: u64) {
+pub fn touch(last_seen: &mut u64, flags: &mut u32, tcp_flags: u8, now: u64) {
     let bits = seen_bits(tcp_flags);
     if *flags & bits != bits {
         *flags |= bits;
     }
-    if now > *last_seen_ns + TOUCH_NS {
-        *last_seen_ns = now;
+    if now > *last_seen + TOUCH_JIFFIES {
+        *last_seen = now;
     }
 }
 
@@ -102,7 +103,7 @@ pub fn create(sc: &mut Scratch, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit
     rev.client_mac = nf.client_mac;
     rev.gateway_mac = nf.gateway_mac;
     rev._pad2 = 0;
-    rev.last_seen_ns = now;
+    rev.last_seen = now;
     *rev_key = FlowKey::new(0, key.proto(), (v4(&zc.vip), key.dport_be), (v4(&nf.snat), 0));
     for attempt in 0..PORT_TRIES {
         rev_key.dport_be = candidate(nf.hash, attempt).to_be();
@@ -117,11 +118,11 @@ pub fn create(sc: &mut Scratch, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit
             eni: nf.eni,
             generation: zc.generation,
             flags: seen_bits(nf.tcp_flags),
-            last_seen_ns: now,
+            last_seen: now,
             nh_ifindex: 0,
             nh_smac: [0; 6],
             nh_dmac: [0; 6],
-            nh_checked_ns: now,
+            nh_checked: now,
         };
         if let Some(nh) = &nf.next_hop {
             fwd.nh_ifindex = nh.ifindex;

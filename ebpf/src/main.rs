@@ -21,14 +21,14 @@ use aya_ebpf::{
     bindings::{
         bpf_fib_lookup as FibParams, xdp_action, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
     },
-    helpers::generated::{bpf_fib_lookup, bpf_redirect},
+    helpers::generated::{bpf_fib_lookup, bpf_jiffies64, bpf_ktime_get_ns, bpf_redirect},
     macros::xdp,
     programs::XdpContext,
     EbpfContext,
 };
 use eplink_abi::{
     addr_v4, Addr,
-    flow::{NEXT_HOP_TTL_NS, PROTO_TCP, PROTO_UDP},
+    flow::{NEXT_HOP_TTL_JIFFIES, PROTO_TCP, PROTO_UDP},
     EniKey, FlowKey, IfaceInfo, IfaceKey, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, FAMILY_V4, ROLE_CONSUMER,
     ROLE_PROVIDER, ZONE_CONNECTED,
 };
@@ -90,6 +90,17 @@ pub fn eplink_baseline(ctx: XdpContext) -> u32 {
     // SAFETY: helper with plain integer arguments.
     let action = unsafe { bpf_redirect(parse::ingress_ifindex(&ctx), 0) } as u32;
     action
+}
+
+/// The flow clock for userspace, never attached: `BPF_PROG_TEST_RUN` it on a frame of at
+/// least 16 bytes and read `bpf_jiffies64()` and `bpf_ktime_get_ns()` (native order) from
+/// the first 16 bytes of the output. `eplink_dataplane::Clock` derives HZ from two runs.
+#[xdp]
+pub fn eplink_clock(ctx: XdpContext) -> u32 {
+    let Ok(out) = parse::ptr_at::<[u64; 2]>(&ctx, 0) else { return xdp_action::XDP_ABORTED };
+    // SAFETY: helpers without arguments; ptr_at checked the 16 bytes are inside the frame.
+    unsafe { out.write_unaligned([bpf_jiffies64(), bpf_ktime_get_ns()]) };
+    xdp_action::XDP_PASS
 }
 
 /// Counts the packet's outcome and returns its XDP action.
@@ -191,7 +202,7 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
     // but created only after the route is known, so a packet dropped for want of a route
     // leaves no flow behind.
     let fib_if = if iface.fib_ifindex == 0 { ifindex } else { iface.fib_ifindex };
-    let now = ct::now_coarse();
+    let now = ct::now_jiffies();
     let (eni, src, dst, sport_be, next_hop) = if let Some(e) = CT_FWD.get_ptr_mut(&sc.key) {
         // SAFETY: LRU map value, valid for the program's run; concurrent writers only set
         // flag bits, refresh the timestamp or re-cache the same next hop: benign races.
@@ -206,9 +217,9 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
             }
         };
         bucket::charge(e.eni, DIR_FORWARD, bytes, zc)?;
-        ct::touch(&mut e.last_seen_ns, &mut e.flags, l4.tcp_flags, now);
+        ct::touch(&mut e.last_seen, &mut e.flags, l4.tcp_flags, now);
         let (src, dst) = (v4(&e.nat_src), v4(&e.nat_dst));
-        let nh = if e.nh_ifindex != 0 && now < e.nh_checked_ns + NEXT_HOP_TTL_NS {
+        let nh = if e.nh_ifindex != 0 && now < e.nh_checked + NEXT_HOP_TTL_JIFFIES {
             Some(NextHop { ifindex: e.nh_ifindex, smac: e.nh_smac, dmac: e.nh_dmac })
         } else {
             let nh = fib(ctx, &mut sc.fib, fib_if, ip, (src, dst), e.eni)?;
@@ -216,7 +227,7 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
                 e.nh_ifindex = nh.ifindex;
                 e.nh_smac = nh.smac;
                 e.nh_dmac = nh.dmac;
-                e.nh_checked_ns = now;
+                e.nh_checked = now;
             }
             nh
         };
@@ -304,7 +315,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<S
     let zc = connected_zone(r.eni, Some(r.generation))?;
     let bytes = (parse::data_end(ctx) - parse::data(ctx)) as u64;
     bucket::charge(r.eni, DIR_REVERSE, bytes, zc)?;
-    ct::touch(&mut r.last_seen_ns, &mut r.flags, l4.tcp_flags, ct::now_coarse());
+    ct::touch(&mut r.last_seen, &mut r.flags, l4.tcp_flags, ct::now_jiffies());
 
     let rw = Rewrite { src: v4(&r.eni_addr), dst: v4(&r.client), sport_be: l4.sport_be, dport_be: r.client_port_be };
     nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;

@@ -13,6 +13,8 @@ use std::{
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use eplink_dataplane::Clock;
+
 use super::{Directory, FlowFilter, InspectError, names::NamesError};
 use crate::inventory::Inventory;
 
@@ -182,7 +184,8 @@ pub fn run(cli: &DpCli) -> Result<(), DpError> {
                 addr: a.addr,
                 port: a.port,
             };
-            let (rows, total) = super::flows_view(&maps, &dir, &filter)?;
+            let clock = Clock::open_pinned(&pin_dir).map_err(InspectError::from)?;
+            let (rows, total) = super::flows_view(&maps, &clock, &dir, &filter)?;
             let shown = if a.count { &[][..] } else { &rows[..] };
             if cli.json {
                 print_json(&FlowsJson { shown: rows.len(), total, flows: shown })

@@ -19,7 +19,7 @@ use std::{
 
 use aya::maps::{IterableMap, MapType};
 use eplink_dataplane::{
-    Flow, Maps,
+    Clock, Flow, Maps,
     abi::{
         self, Addr, EniStats, FAMILY_V6, OUTCOME_COUNT, Outcome, ZONE_CONNECTED, ZONE_DISCONNECTED, ZoneConn,
         bucket::TICKS_PER_NS,
@@ -82,14 +82,6 @@ pub fn ip_of(family: u8, a: &Addr) -> IpAddr {
     if family == FAMILY_V6 { IpAddr::V6(Ipv6Addr::from(*a)) } else { IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])) }
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds: the clock behind `bpf_ktime_get_coarse_ns`.
-#[must_use]
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
-    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
-}
 
 /// Q16 bucket ticks per byte at 1 bit/s: `8 bit × 10^9 ns/s × TICKS_PER_NS × 2^16`.
 const COST_NUMERATOR: u128 = 8 * 1_000_000_000 * TICKS_PER_NS as u128 * 65_536;
@@ -522,14 +514,14 @@ impl FlowFilter {
     }
 }
 
-/// A flow as a row, at monotonic time `now_ns`.
+/// A flow as a row, at jiffy `now` of `clock`.
 #[must_use]
-pub fn flow_row(f: &Flow, dir: &Directory, now_ns: u64) -> FlowRow {
+pub fn flow_row(f: &Flow, dir: &Directory, clock: &Clock, now: u64) -> FlowRow {
     let k = &f.key;
     // Flow tables are IPv4 (see `FlowKey`).
     let sock = |a: [u8; 4], port_be: u16| SocketAddr::new(IpAddr::V4(a.into()), u16::from_be(port_be));
     let v4 = |a: &Addr| [a[0], a[1], a[2], a[3]];
-    let last = f.rev.map_or(f.fwd.last_seen_ns, |r| r.last_seen_ns.max(f.fwd.last_seen_ns));
+    let last = f.rev.map_or(f.fwd.last_seen, |r| r.last_seen.max(f.fwd.last_seen));
     FlowRow {
         proto: proto_name(k.proto()),
         vpc_index: k.scope(),
@@ -542,17 +534,17 @@ pub fn flow_row(f: &Flow, dir: &Directory, now_ns: u64) -> FlowRow {
         state: flow_state(k.proto(), f.fwd.flags, f.rev.map(|r| r.flags)),
         fwd_flags: flags_text(f.fwd.flags),
         rev_flags: f.rev.map(|r| flags_text(r.flags)),
-        idle_s: now_ns.saturating_sub(last) / 1_000_000_000,
+        idle_s: clock.secs_between(last, now),
         generation: f.fwd.generation,
     }
 }
 
 /// The flows that pass `filter`, ordered by ENI, VPC and client; and the total tracked.
-pub fn flows_view(maps: &Maps, dir: &Directory, filter: &FlowFilter) -> Result<(Vec<FlowRow>, usize)> {
+pub fn flows_view(maps: &Maps, clock: &Clock, dir: &Directory, filter: &FlowFilter) -> Result<(Vec<FlowRow>, usize)> {
     filter.check(dir)?;
     let flows = maps.flows()?;
-    let now = monotonic_ns();
-    let mut rows: Vec<FlowRow> = flows.iter().map(|f| flow_row(f, dir, now)).filter(|r| filter.matches(r)).collect();
+    let now = clock.now()?;
+    let mut rows: Vec<FlowRow> = flows.iter().map(|f| flow_row(f, dir, clock, now)).filter(|r| filter.matches(r)).collect();
     rows.sort_by(|a, b| (a.eni_index, a.vpc_index, &a.proto, a.client, a.eni).cmp(&(b.eni_index, b.vpc_index, &b.proto, b.client, b.eni)));
     Ok((rows, flows.len()))
 }

@@ -13,7 +13,7 @@ use std::{
 use eplink_dataplane::{abi::flow::Timeouts, Dataplane, LoadOptions};
 use tracing::{error, info, warn};
 
-use super::{apply, desired, sweep, sync_eni_addresses, IfIndexes};
+use super::{apply, desired, sweep, sync_eni_addresses, IfIndexes, ReconcileError};
 use crate::{inventory::Inventory, model::dataplane_view, state::State};
 
 /// Why the dataplane could not start; each message says what to do.
@@ -225,7 +225,8 @@ pub fn spawn(
             if last_sweep.elapsed() >= interval {
                 last_sweep = Instant::now();
                 let known: BTreeSet<u32> = want.zone_conns.keys().copied().collect();
-                match sweep(dp.maps_mut(), &timeouts, &known) {
+                let now = dp.clock().and_then(|c| Ok((c.now()?, c.hz())));
+                match now.map_err(ReconcileError::from).and_then(|now| sweep(dp.maps_mut(), now, &timeouts, &known)) {
                     Ok(s) => {
                         metrics.flows_expired.fetch_add((s.expired + s.orphaned) as u64, Ordering::Relaxed);
                     }

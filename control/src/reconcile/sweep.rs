@@ -22,29 +22,20 @@ pub struct SweepStats {
     pub orphaned: usize,
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_coarse_ns`.
-#[must_use]
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
-    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
-}
-
-/// One pass over the flow table. `known` holds the ENI indexes currently published.
-pub fn sweep(maps: &mut Maps, timeouts: &Timeouts, known: &BTreeSet<u32>) -> Result<SweepStats, ReconcileError> {
-    let now = monotonic_ns();
+/// One pass over the flow table at jiffy `now` of a kernel ticking `hz` times a second
+/// (see `eplink_dataplane::Clock`). `known` holds the ENI indexes currently published.
+pub fn sweep(maps: &mut Maps, (now, hz): (u64, u64), timeouts: &Timeouts, known: &BTreeSet<u32>) -> Result<SweepStats, ReconcileError> {
     let mut st = SweepStats::default();
     let mut gone_enis = BTreeSet::new();
     for f in maps.flows()? {
         let (flags, last) = match &f.rev {
-            Some(r) => (f.fwd.flags | r.flags, f.fwd.last_seen_ns.max(r.last_seen_ns)),
-            None => (f.fwd.flags, f.fwd.last_seen_ns),
+            Some(r) => (f.fwd.flags | r.flags, f.fwd.last_seen.max(r.last_seen)),
+            None => (f.fwd.flags, f.fwd.last_seen),
         };
         if !known.contains(&f.fwd.eni) {
             gone_enis.insert(f.fwd.eni);
             st.orphaned += 1;
-        } else if expired(f.key.proto(), flags, last, now, timeouts) {
+        } else if expired(f.key.proto(), flags, last, now, hz, timeouts) {
             maps.remove_flow(&f);
             st.expired += 1;
         } else {
@@ -59,7 +50,7 @@ pub fn sweep(maps: &mut Maps, timeouts: &Timeouts, known: &BTreeSet<u32>) -> Res
         .ct_rev
         .iter()
         .filter_map(Result::ok)
-        .filter(|(_, r)| expired(0, r.flags, r.last_seen_ns, now, timeouts) || !known.contains(&r.eni))
+        .filter(|(_, r)| expired(0, r.flags, r.last_seen, now, hz, timeouts) || !known.contains(&r.eni))
         .map(|(k, _)| k)
         .collect();
     for k in &stale {

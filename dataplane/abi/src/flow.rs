@@ -8,15 +8,20 @@ pub const SEEN_FIN: u32 = 1 << 1;
 /// A RST was seen in this direction.
 pub const SEEN_RST: u32 = 1 << 2;
 
-/// `last_seen_ns` is refreshed only when it is older than this, so established flows do not
+/// Flow times are kernel jiffies (`bpf_jiffies64`): the verifier inlines that helper into
+/// one load, where `bpf_ktime_get_*` is a call on every packet. Userspace reads the same
+/// clock, and its rate (HZ), through `eplink_dataplane::Clock`.
+///
+/// `last_seen` is refreshed only when it is older than this, so established flows do not
 /// write their flow entry on every packet (cache lines shared between CPUs stay clean).
-pub const TOUCH_NS: u64 = 1_000_000_000;
+/// 256 jiffies: 0.26 s at HZ=1000, 1 s at HZ=250, 2.6 s at HZ=100.
+pub const TOUCH_JIFFIES: u64 = 256;
 
 /// A flow's cached next hop (egress interface and MACs from `bpf_fib_lookup`) is trusted
 /// this long; then the next packet looks the route up again. A FIB lookup per packet would
 /// cost more than the rest of the pipeline together, and a route or neighbour change is
-/// followed within this time.
-pub const NEXT_HOP_TTL_NS: u64 = 1_000_000_000;
+/// followed within this time (0.26-2.6 s, as `TOUCH_JIFFIES`).
+pub const NEXT_HOP_TTL_JIFFIES: u64 = 256;
 
 /// TCP flag bits as they appear in the 13th byte of the TCP header.
 pub const TCP_FIN: u8 = 0x01;
@@ -65,18 +70,19 @@ pub const PROTO_TCP: u8 = 6;
 /// IP protocol number of UDP.
 pub const PROTO_UDP: u8 = 17;
 
-/// Whether a flow last seen at `last_seen_ns` with `flags` (both directions OR-ed) has
-/// expired at `now_ns`.
+/// Whether a flow last seen at jiffy `last_seen` with `flags` (both directions OR-ed) has
+/// expired at jiffy `now`, on a kernel ticking `hz` jiffies a second.
 #[must_use]
-pub const fn expired(proto: u8, flags: u32, last_seen_ns: u64, now_ns: u64, t: &Timeouts) -> bool {
-    let idle = now_ns.saturating_sub(last_seen_ns);
-    let limit = if proto == PROTO_TCP {
+pub const fn expired(proto: u8, flags: u32, last_seen: u64, now: u64, hz: u64, t: &Timeouts) -> bool {
+    let limit_ns = if proto == PROTO_TCP {
         if flags & (SEEN_FIN | SEEN_RST) != 0 { t.tcp_closing_ns } else { t.tcp_established_ns }
     } else {
         t.udp_ns
     };
-    // The program refreshes last_seen at most every TOUCH_NS, so allow for that slack.
-    idle > limit + TOUCH_NS
+    // The program refreshes last_seen at most every TOUCH_JIFFIES, so allow for that slack.
+    let idle = now.saturating_sub(last_seen).saturating_sub(TOUCH_JIFFIES);
+    // idle / hz > limit_ns / 1e9, in integers wide enough for years of jiffies.
+    idle as u128 * 1_000_000_000 > limit_ns as u128 * hz as u128
 }
 
 #[cfg(test)]
@@ -94,11 +100,14 @@ mod tests {
     #[test]
     fn closing_tcp_flows_expire_sooner_than_established_ones() {
         let t = Timeouts::default();
-        let now = 1_000 * 1_000_000_000;
-        let last = now - 30 * 1_000_000_000;
-        assert!(!expired(PROTO_TCP, SEEN_SYN, last, now, &t));
-        assert!(expired(PROTO_TCP, SEEN_SYN | SEEN_FIN, last, now, &t));
-        assert!(!expired(PROTO_UDP, 0, last, now, &t));
-        assert!(expired(PROTO_UDP, 0, now - 62 * 1_000_000_000, now, &t));
+        for hz in [100, 250, 300, 1000] {
+            let now = 10_000 * hz;
+            let last = now - 30 * hz;
+            assert!(!expired(PROTO_TCP, SEEN_SYN, last, now, hz, &t));
+            assert!(expired(PROTO_TCP, SEEN_SYN | SEEN_FIN, last, now, hz, &t));
+            assert!(!expired(PROTO_UDP, 0, last, now, hz, &t));
+            assert!(expired(PROTO_UDP, 0, now - 60 * hz - TOUCH_JIFFIES - 1, now, hz, &t));
+            assert!(!expired(PROTO_UDP, 0, now - 60 * hz - TOUCH_JIFFIES, now, hz, &t));
+        }
     }
 }

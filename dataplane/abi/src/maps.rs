@@ -46,6 +46,8 @@ pub const ALL_MAPS: [&str; 10] = [
 
 /// Name of the XDP program in the object file.
 pub const PROGRAM_NAME: &str = "eplink_xdp";
+/// Name of the clock program in the object file (never attached; see `eplink_dataplane::Clock`).
+pub const CLOCK_PROGRAM_NAME: &str = "eplink_clock";
 /// Name of the benchmark baseline program in the object file (never attached).
 pub const BASELINE_PROGRAM_NAME: &str = "eplink_baseline";
 
@@ -236,16 +238,16 @@ pub struct FwdEntry {
     pub generation: u32,
     /// `flow::SEEN_*` bits observed in this direction.
     pub flags: u32,
-    /// `bpf_ktime_get_coarse_ns` of the last packet, refreshed at most every `flow::TOUCH_NS`.
-    pub last_seen_ns: u64,
+    /// Jiffy of the last packet, refreshed at most every `flow::TOUCH_JIFFIES`.
+    pub last_seen: u64,
     /// Cached FIB result towards `nat_dst`: egress interface (0 = none cached) ...
     pub nh_ifindex: u32,
     /// ... source MAC ...
     pub nh_smac: [u8; 6],
     /// ... and next-hop MAC, ...
     pub nh_dmac: [u8; 6],
-    /// ... looked up at this time; re-validated after `flow::NEXT_HOP_TTL_NS`.
-    pub nh_checked_ns: u64,
+    /// ... looked up at this jiffy; re-validated after `flow::NEXT_HOP_TTL_JIFFIES`.
+    pub nh_checked: u64,
 }
 
 /// Value of `CT_REV`: how to restore a reply and where to send it.
@@ -271,7 +273,8 @@ pub struct RevEntry {
     /// The gateway's MAC on the consumer side (destination MAC of the forward packet).
     pub gateway_mac: [u8; 6],
     pub _pad2: u32,
-    pub last_seen_ns: u64,
+    /// Jiffy of the last reply, refreshed at most every `flow::TOUCH_JIFFIES`.
+    pub last_seen: u64,
 }
 
 /// Value of `ENI_STATS` (per CPU): traffic and drops of one ENI. Bytes are whole frames as

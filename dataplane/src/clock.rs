@@ -1,0 +1,116 @@
+//! The dataplane's clock, as userspace sees it.
+//!
+//! Flow entries are stamped with kernel jiffies (`bpf_jiffies64`, which the verifier
+//! inlines: see `eplink_abi::flow`). Userspace has no system call for jiffies, so it asks
+//! the kernel through the object's `eplink_clock` program: one `BPF_PROG_TEST_RUN` returns
+//! `bpf_jiffies64()` and `bpf_ktime_get_ns()` read in the same instant. The rate (HZ) is
+//! measured once: the jiffies between two jiffy edges at least `CALIBRATION` apart, over
+//! the nanoseconds between them.
+//!
+//! The program is pinned as `clock` in the pin directory next to the maps, so the `eplink`
+//! CLI reads flow ages from the pins alone, like everything else.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use aya::programs::{TestRun, TestRunOptions, Xdp};
+use aya_obj::programs::XdpAttachType;
+
+use crate::{Error, Result};
+
+/// Name of the clock program's pin in the pin directory.
+pub const CLOCK_PIN: &str = "clock";
+
+/// The shortest span HZ is measured over. Measured from one jiffy edge to another, the
+/// error is the few microseconds between two samples: HZ comes out within 0.1 %.
+const CALIBRATION_NS: u64 = 20_000_000;
+/// Jiffies that do not advance for this long mean a kernel without a tick: give up.
+const STALL: Duration = Duration::from_secs(2);
+
+/// One reading of the kernel's clocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// `jiffies_64`.
+    pub jiffies: u64,
+    /// `CLOCK_MONOTONIC`, nanoseconds.
+    pub mono_ns: u64,
+}
+
+/// The kernel's jiffies and their rate.
+#[derive(Debug)]
+pub struct Clock {
+    prog: Xdp,
+    hz: u64,
+}
+
+impl Clock {
+    /// A clock reading through `prog` (the loaded `eplink_clock` program); measures HZ.
+    pub(crate) fn new(prog: Xdp) -> Result<Self> {
+        let mut c = Clock { prog, hz: 0 };
+        c.hz = c.measure_hz()?;
+        Ok(c)
+    }
+
+    /// The clock of the dataplane pinned under `pin_dir`.
+    pub fn open_pinned(pin_dir: &Path) -> Result<Self> {
+        let path = pin_dir.join(CLOCK_PIN);
+        let prog = Xdp::from_pin(&path, XdpAttachType::Interface)
+            .map_err(|e| Error::Pin { path: path.clone(), reason: e.to_string() })?;
+        Self::new(prog)
+    }
+
+    /// Jiffies per second on this kernel (`CONFIG_HZ`).
+    #[must_use]
+    pub fn hz(&self) -> u64 {
+        self.hz
+    }
+
+    /// The current jiffies and monotonic time.
+    pub fn sample(&self) -> Result<Sample> {
+        let frame = [0u8; 64];
+        let mut out = [0u8; 64 + 256];
+        let opts = TestRunOptions { data_in: Some(&frame), data_out: Some(&mut out), repeat: 1, ..TestRunOptions::default() };
+        self.prog.test_run(opts)?;
+        let word = |i: usize| u64::from_ne_bytes(out[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        Ok(Sample { jiffies: word(0), mono_ns: word(1) })
+    }
+
+    /// The current jiffies.
+    pub fn now(&self) -> Result<u64> {
+        Ok(self.sample()?.jiffies)
+    }
+
+    /// Whole seconds between jiffies `then` and `now` (0 if `then` is later).
+    #[must_use]
+    pub fn secs_between(&self, then: u64, now: u64) -> u64 {
+        now.saturating_sub(then) / self.hz.max(1)
+    }
+
+    fn measure_hz(&self) -> Result<u64> {
+        let first_edge = self.next_edge(self.sample()?)?;
+        let mut edge = first_edge;
+        while edge.mono_ns - first_edge.mono_ns < CALIBRATION_NS {
+            edge = self.next_edge(edge)?;
+        }
+        let jiffies = u128::from(edge.jiffies - first_edge.jiffies);
+        let ns = u128::from(edge.mono_ns - first_edge.mono_ns);
+        // Round to the nearest whole HZ.
+        Ok(u64::try_from((jiffies * 1_000_000_000 + ns / 2) / ns).unwrap_or(u64::MAX))
+    }
+
+    /// The first sample after `s` whose jiffies differ from `s`'s.
+    fn next_edge(&self, s: Sample) -> Result<Sample> {
+        let start = Instant::now();
+        loop {
+            let n = self.sample()?;
+            if n.jiffies != s.jiffies {
+                return Ok(n);
+            }
+            if start.elapsed() > STALL {
+                return Err(Error::Clock(format!("jiffies did not advance in {STALL:?}")));
+            }
+        }
+    }
+}
