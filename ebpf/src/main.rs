@@ -12,6 +12,7 @@
 
 mod bucket;
 mod ct;
+mod fast;
 mod maps;
 mod nat;
 mod parse;
@@ -35,7 +36,7 @@ use eplink_abi::{
 
 use crate::{
     maps::{Scratch, CT_FWD, CT_REV, ENIS, IFACES, IFACES_EXT, SCRATCH, ZONE_CONNS},
-    nat::Rewrite,
+    nat::Words,
     parse::{Eth, Ipv4, ETH_P_IP},
 };
 
@@ -71,6 +72,9 @@ struct Sent {
 
 #[xdp]
 pub fn eplink_xdp(ctx: XdpContext) -> u32 {
+    if let Some(action) = fast::established(&ctx) {
+        return action;
+    }
     finish(&ctx, try_xdp(&ctx))
 }
 
@@ -260,7 +264,7 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
         (eni, src, dst, sport_be, nf.next_hop)
     };
 
-    let rw = Rewrite { src, dst, sport_be, dport_be: l4.dport_be };
+    let rw = Words::new(src, dst, sport_be, l4.dport_be);
     nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;
     if eth.vlan != 0 {
         nat::pop_vlan(ctx)?;
@@ -317,7 +321,7 @@ fn reverse(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, sc: &mut Scratch) -> Result<S
     bucket::charge(r.eni, DIR_REVERSE, bytes, zc)?;
     ct::touch(&mut r.last_seen, &mut r.flags, l4.tcp_flags, ct::now_jiffies());
 
-    let rw = Rewrite { src: v4(&r.eni_addr), dst: v4(&r.client), sport_be: l4.sport_be, dport_be: r.client_port_be };
+    let rw = Words::new(v4(&r.eni_addr), v4(&r.client), l4.sport_be, r.client_port_be);
     nat::rewrite_v4(ctx, eth.l3_off, ip, &l4, is_tcp, &rw)?;
     if r.vlan != 0 {
         nat::push_vlan(ctx, r.vlan)?;

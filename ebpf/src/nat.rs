@@ -5,54 +5,95 @@ use aya_ebpf::{helpers::generated::bpf_xdp_adjust_head, programs::XdpContext, Eb
 use eplink_abi::{csum, Outcome};
 
 use crate::{
-    parse::{ptr_at, Ipv4, L4, ETH_HLEN, ETH_P_IP},
+    parse::{load, ptr_at, Ipv4, L4, ETH_HLEN, ETH_P_IP},
     Exit,
 };
 
-/// New addresses and ports for a flow's packets; ports in network byte order as read.
-pub struct Rewrite {
-    pub src: [u8; 4],
-    pub dst: [u8; 4],
-    pub sport_be: u16,
-    pub dport_be: u16,
+/// What a translation changes, as the packet holds it, in native-order words: the source
+/// and destination addresses and the two ports (source port in the first two bytes).
+#[derive(Clone, Copy)]
+pub struct Words {
+    pub src: u32,
+    pub dst: u32,
+    pub ports: u32,
+}
+
+impl Words {
+    #[inline(always)]
+    pub fn new(src: [u8; 4], dst: [u8; 4], sport_be: u16, dport_be: u16) -> Words {
+        let (s, d) = (sport_be.to_ne_bytes(), dport_be.to_ne_bytes());
+        Words { src: u32::from_ne_bytes(src), dst: u32::from_ne_bytes(dst), ports: u32::from_ne_bytes([s[0], s[1], d[0], d[1]]) }
+    }
+
+    /// The destination port (network order as read).
+    #[inline(always)]
+    pub fn dport_be(self) -> u16 {
+        let b = self.ports.to_ne_bytes();
+        u16::from_ne_bytes([b[2], b[3]])
+    }
 }
 
 const IP_CSUM_OFF: usize = 10;
 const IP_SRC_OFF: usize = 12;
+const IP_DST_OFF: usize = 16;
 
-/// Rewrites the IPv4 addresses and the transport ports, updating the IPv4 header checksum
-/// and the TCP/UDP checksum (pseudo-header and ports) incrementally. A UDP checksum of 0
-/// ("none") stays 0; a computed 0 is sent as 0xffff (RFC 768).
+/// Where a translation writes: packet pointers to the IPv4 header, the transport ports and
+/// the transport checksum.
+pub struct Targets {
+    pub l3: usize,
+    pub ports: usize,
+    pub l4_csum: usize,
+}
+
+/// Rewrites addresses and ports from `old` to `new`, updating the IPv4 header checksum and
+/// the TCP/UDP checksum (pseudo-header and ports) incrementally, all as native-order words
+/// (see `csum::diff_word`). A UDP checksum of 0 ("none") stays 0; a computed 0 is sent as
+/// 0xffff (RFC 768).
+///
+/// # Safety
+/// `t.l3 .. t.l3 + 20`, `t.ports .. t.ports + 4` and `t.l4_csum .. t.l4_csum + 2` must be
+/// inside the frame.
 #[inline(always)]
-pub fn rewrite_v4(ctx: &XdpContext, l3_off: usize, ip: &Ipv4, l4: &L4, is_tcp: bool, rw: &Rewrite) -> Result<(), Exit> {
-    let addr_diff = csum::diff32(ip.src, rw.src) + csum::diff32(ip.dst, rw.dst);
-    let port_diff = csum::diff16(u16::from_be(l4.sport_be), u16::from_be(rw.sport_be))
-        + csum::diff16(u16::from_be(l4.dport_be), u16::from_be(rw.dport_be));
-
-    let l4csum: *mut [u8; 2] = ptr_at(ctx, l4.csum_off)?;
-    let ports: *mut [u8; 4] = ptr_at(ctx, ip.l4_off)?;
-    let iph: *mut [u8; 20] = ptr_at(ctx, l3_off)?;
-    // SAFETY: each pointer was bounds-checked by ptr_at for its full size; the regions are
-    // the transport checksum, the transport ports and the fixed IPv4 header.
+pub unsafe fn rewrite_words(t: &Targets, is_tcp: bool, old: &Words, new: &Words) {
+    let addr_diff = csum::diff_word(old.src, new.src) + csum::diff_word(old.dst, new.dst);
+    let port_diff = csum::diff_word(old.ports, new.ports);
+    // SAFETY: the caller guarantees every access below is inside the frame.
     unsafe {
-        let old = u16::from_be_bytes(*l4csum);
-        if is_tcp || old != 0 {
-            let mut new = csum::apply(old, addr_diff + port_diff);
-            if !is_tcp && new == 0 {
-                new = 0xffff;
+        let old_l4 = load::<u16>(t.l4_csum);
+        if is_tcp || old_l4 != 0 {
+            let mut c = csum::apply(old_l4, addr_diff + port_diff);
+            if !is_tcp && c == 0 {
+                c = 0xffff;
             }
-            *l4csum = new.to_be_bytes();
+            store(t.l4_csum, c);
         }
-        let p = &mut *ports;
-        p[0..2].copy_from_slice(&rw.sport_be.to_ne_bytes());
-        p[2..4].copy_from_slice(&rw.dport_be.to_ne_bytes());
-
-        let h = &mut *iph;
-        let ipc = u16::from_be_bytes([h[IP_CSUM_OFF], h[IP_CSUM_OFF + 1]]);
-        h[IP_CSUM_OFF..IP_CSUM_OFF + 2].copy_from_slice(&csum::apply(ipc, addr_diff).to_be_bytes());
-        h[IP_SRC_OFF..IP_SRC_OFF + 4].copy_from_slice(&rw.src);
-        h[IP_SRC_OFF + 4..IP_SRC_OFF + 8].copy_from_slice(&rw.dst);
+        store(t.l3 + IP_CSUM_OFF, csum::apply(load::<u16>(t.l3 + IP_CSUM_OFF), addr_diff));
+        store(t.l3 + IP_SRC_OFF, new.src);
+        store(t.l3 + IP_DST_OFF, new.dst);
+        store(t.ports, new.ports);
     }
+}
+
+/// Writes `v` at packet pointer `at` without alignment requirements.
+///
+/// # Safety
+/// `at .. at + size_of::<T>()` must be inside the frame.
+#[inline(always)]
+pub unsafe fn store<T>(at: usize, v: T) {
+    // SAFETY: as `parse::load`.
+    unsafe { core::ptr::write_unaligned(at as *mut T, v) }
+}
+
+/// `rewrite_words` for a frame parsed by the full pipeline (any header offsets).
+#[inline(always)]
+pub fn rewrite_v4(ctx: &XdpContext, l3_off: usize, ip: &Ipv4, l4: &L4, is_tcp: bool, new: &Words) -> Result<(), Exit> {
+    let l4_csum: *mut [u8; 2] = ptr_at(ctx, l4.csum_off)?;
+    let ports: *mut [u8; 4] = ptr_at(ctx, ip.l4_off)?;
+    let l3: *mut [u8; 20] = ptr_at(ctx, l3_off)?;
+    let t = Targets { l3: l3 as usize, ports: ports as usize, l4_csum: l4_csum as usize };
+    let old = Words::new(ip.src, ip.dst, l4.sport_be, l4.dport_be);
+    // SAFETY: ptr_at checked each region for its full size.
+    unsafe { rewrite_words(&t, is_tcp, &old, new) };
     Ok(())
 }
 
@@ -103,6 +144,22 @@ pub fn set_macs(ctx: &XdpContext, src: &[u8; 6], dst: &[u8; 6]) -> Result<(), Ex
         h[6..12].copy_from_slice(src);
     }
     Ok(())
+}
+
+/// Writes destination and source MACs at packet pointer `at` with four word-sized copies.
+///
+/// # Safety
+/// `at .. at + 12` must be inside the frame, and `src` and `dst` must live in a map value:
+/// the verifier refuses misaligned accesses to the BPF stack, not to map values.
+#[inline(always)]
+pub unsafe fn write_macs(at: usize, src: &[u8; 6], dst: &[u8; 6]) {
+    // SAFETY: the caller guarantees the 12 bytes and where the MACs live.
+    unsafe {
+        store(at, load::<u32>(dst.as_ptr() as usize));
+        store(at + 4, load::<u16>(dst.as_ptr() as usize + 4));
+        store(at + 6, load::<u16>(src.as_ptr() as usize));
+        store(at + 8, load::<u32>(src.as_ptr() as usize + 2));
+    }
 }
 
 /// The source and destination MACs of the frame.

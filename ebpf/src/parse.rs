@@ -1,7 +1,10 @@
 //! Bounds-checked reads of the headers eplink looks at. No writes, no map access.
 
 use aya_ebpf::programs::XdpContext;
-use eplink_abi::Outcome;
+use eplink_abi::{
+    flow::{PROTO_TCP, PROTO_UDP},
+    Outcome,
+};
 
 use crate::Exit;
 
@@ -166,4 +169,79 @@ pub fn l4(ctx: &XdpContext, ip: &Ipv4, l3_off: usize, is_tcp: bool) -> Result<L4
             csum_off: ip.l4_off + UDP_CSUM_OFF,
         })
     }
+}
+
+/// The frames the fast path takes: untagged IPv4 without options or fragmentation, TCP or
+/// UDP, every header inside the frame. Everything sits at a constant offset.
+pub struct Plain {
+    /// Packet pointers: the frame's first byte and one past its last.
+    pub data: usize,
+    pub end: usize,
+    pub proto: u8,
+    pub is_tcp: bool,
+    /// TCP flags (0 for UDP).
+    pub tcp_flags: u8,
+}
+
+/// Offset of the IPv4 header in a plain frame.
+pub const PLAIN_L3: usize = ETH_HLEN;
+/// Offset of the transport header in a plain frame.
+pub const PLAIN_L4: usize = ETH_HLEN + IPV4_MIN_HLEN;
+
+/// Reads `T` at `at` (a packet pointer) without alignment requirements.
+///
+/// # Safety
+/// `at .. at + size_of::<T>()` must be inside the frame (checked against `data_end`).
+#[inline(always)]
+pub unsafe fn load<T: Copy>(at: usize) -> T {
+    // SAFETY: the caller checked the bounds; packet data has no alignment guarantee, and
+    // the object is built with `allows-misaligned-mem-access`, so this is one load.
+    unsafe { core::ptr::read_unaligned(at as *const T) }
+}
+
+/// Classifies a frame for the fast path: `Some` if it is `Plain`, `None` for anything the
+/// full pipeline must look at (tags, options, fragments, other protocols, short or
+/// inconsistent lengths). Reads only; one bounds check covers every fixed offset.
+#[inline(always)]
+pub fn plain(ctx: &XdpContext) -> Option<Plain> {
+    let data = data(ctx);
+    let end = data_end(ctx);
+    if data + PLAIN_L4 + UDP_HLEN > end {
+        return None;
+    }
+    // SAFETY: the 42 bytes of Ethernet, IPv4 and UDP-sized headers are inside the frame.
+    let (ethertype, vihl, tot_len, frag, proto) = unsafe {
+        (
+            load::<u16>(data + 12),
+            load::<u8>(data + PLAIN_L3),
+            u16::from_be(load::<u16>(data + PLAIN_L3 + 2)),
+            load::<u16>(data + PLAIN_L3 + 6),
+            load::<u8>(data + PLAIN_L3 + 9),
+        )
+    };
+    if ethertype != ETH_P_IP.to_be() || vihl != 0x45 || frag & (IP_MF | IP_OFFSET_MASK).to_be() != 0 {
+        return None;
+    }
+    let is_tcp = proto == PROTO_TCP;
+    let l4_len = if is_tcp { TCP_MIN_HLEN } else { UDP_HLEN };
+    let mut tcp_flags = 0;
+    if !is_tcp && proto != PROTO_UDP {
+        return None;
+    }
+    let tot_len = usize::from(tot_len);
+    if tot_len < IPV4_MIN_HLEN + l4_len || data + PLAIN_L3 + tot_len > end {
+        return None;
+    }
+    if is_tcp {
+        if data + PLAIN_L4 + TCP_MIN_HLEN > end {
+            return None;
+        }
+        // SAFETY: the fixed TCP header is inside the frame (checked just above).
+        let (doff, flags) = unsafe { (load::<u8>(data + PLAIN_L4 + 12), load::<u8>(data + PLAIN_L4 + 13)) };
+        if usize::from(doff >> 4) * 4 < TCP_MIN_HLEN {
+            return None;
+        }
+        tcp_flags = flags;
+    }
+    Some(Plain { data, end, proto, is_tcp, tcp_flags })
 }

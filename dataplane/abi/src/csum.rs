@@ -48,6 +48,17 @@ pub const fn diff32(old: [u8; 4], new: [u8; 4]) -> u64 {
         + diff16(u16::from_be_bytes([old[2], old[3]]), u16::from_be_bytes([new[2], new[3]]))
 }
 
+/// The `!old + new` terms for a 32-bit word read from the packet in *native* order.
+///
+/// A one's-complement sum does not depend on byte order (RFC 1071, 2.B): as long as the
+/// checksum and the words are all read and written the same way, native-order arithmetic
+/// gives the right bytes, without a byte swap per field.
+#[inline(always)]
+#[must_use]
+pub const fn diff_word(old: u32, new: u32) -> u64 {
+    (!old) as u64 + new as u64
+}
+
 /// Full checksum of a byte slice (host-side helper for tests and fixtures).
 #[must_use]
 pub fn checksum(bytes: &[u8]) -> u16 {
@@ -98,6 +109,21 @@ mod tests {
         seg[2..4].copy_from_slice(&0x0400u16.to_be_bytes());
         let inc = apply(old, diff16(0xffff, 0x0400));
         assert_eq!(inc, checksum(&seg));
+    }
+
+    #[test]
+    fn native_order_words_update_like_big_endian_fields() {
+        let mut h: [u8; 20] = [0x45, 0, 0, 60, 0x1c, 0x46, 0x40, 0, 0x40, 6, 0, 0, 10, 0, 0, 5, 10, 0, 0, 100];
+        let c = checksum(&h);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        let word = |h: &[u8; 20], at: usize| u32::from_ne_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let (new_src, new_dst) = (u32::from_ne_bytes([100, 64, 0, 1]), u32::from_ne_bytes([192, 0, 2, 10]));
+        let d = diff_word(word(&h, 12), new_src) + diff_word(word(&h, 16), new_dst);
+        let c_ne = apply(u16::from_ne_bytes([h[10], h[11]]), d);
+        h[12..16].copy_from_slice(&new_src.to_ne_bytes());
+        h[16..20].copy_from_slice(&new_dst.to_ne_bytes());
+        h[10..12].copy_from_slice(&c_ne.to_ne_bytes());
+        assert_eq!(checksum(&h), 0, "a header with a correct checksum sums to zero");
     }
 
     #[test]
