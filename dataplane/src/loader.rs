@@ -89,7 +89,9 @@ impl Dataplane {
             .load(OBJECT)?;
         let prog: &mut Xdp = program(&mut ebpf)?;
         prog.load()?;
-        let maps = Maps::take(&mut ebpf)?;
+        let mut maps = Maps::take(&mut ebpf)?;
+        // A fresh flow cache starts in epoch 1 (on); an adopted one keeps its epoch.
+        maps.set_flow_cache(true)?;
         pin_clock(&mut ebpf, &opts.pin_dir)?;
         Ok(Dataplane { ebpf, maps, pin_dir: opts.pin_dir.clone(), clock: None })
     }

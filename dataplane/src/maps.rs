@@ -12,7 +12,7 @@ use std::{
 use aya::maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, PerCpuValues};
 use aya::Ebpf;
 use eplink_abi::{
-    self as abi, addr_v4, EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, Outcome, RevEntry, SnatPool,
+    self as abi, addr_v4, CacheSlot, EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, Outcome, RevEntry, SnatPool,
     ZoneConn, OUTCOME_COUNT, SNAT_POOL_SIZE,
 };
 
@@ -31,6 +31,8 @@ pub struct Maps {
     pub buckets: Array<MapData, u64>,
     pub eni_stats: PerCpuArray<MapData, EniStats>,
     pub global_stats: PerCpuArray<MapData, u64>,
+    pub flow_cache: PerCpuArray<MapData, CacheSlot>,
+    pub flow_cache_epoch: Array<MapData, u32>,
 }
 
 /// One tracked flow, both directions joined.
@@ -92,6 +94,8 @@ impl Maps {
             buckets: typed(get(abi::MAP_BUCKETS), abi::MAP_BUCKETS)?,
             eni_stats: typed(get(abi::MAP_ENI_STATS), abi::MAP_ENI_STATS)?,
             global_stats: typed(get(abi::MAP_GLOBAL_STATS), abi::MAP_GLOBAL_STATS)?,
+            flow_cache: typed(get(abi::MAP_FLOW_CACHE), abi::MAP_FLOW_CACHE)?,
+            flow_cache_epoch: typed(get(abi::MAP_FLOW_CACHE_EPOCH), abi::MAP_FLOW_CACHE_EPOCH)?,
         })
     }
 
@@ -227,14 +231,49 @@ impl Maps {
         FlowKey::new(0, key.proto(), (v4(&fwd.nat_dst), key.dport_be), (v4(&fwd.nat_src), fwd.nat_sport_be))
     }
 
-    /// Deletes both entries of a flow (either may already be gone).
+    /// Deletes both entries of a flow (either may already be gone). The flow cache is left
+    /// alone: right for idle flows (the sweeper's), whose slots expired long ago; otherwise
+    /// call `invalidate_flow_cache` after the deletions, as `flush_flows` does.
     pub fn remove_flow(&mut self, f: &Flow) {
         self.ct_rev.remove(&Self::reverse_key(&f.key, &f.fwd)).ok();
         self.ct_fwd.remove(&f.key).ok();
     }
 
+    /// The flow cache's epoch (0: the cache is off).
+    pub fn flow_cache_epoch(&self) -> Result<u32> {
+        self.flow_cache_epoch.get(&0, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
+    }
+
+    /// Turns the program's flow cache on (keeping a running epoch) or off.
+    pub fn set_flow_cache(&mut self, on: bool) -> Result<()> {
+        let epoch = self.flow_cache_epoch()?;
+        let want = match (on, epoch) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, e) => e,
+        };
+        if want == epoch {
+            return Ok(());
+        }
+        self.flow_cache_epoch.set(0, want, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
+    }
+
+    /// Invalidates every flow cache slot on every CPU (a new epoch), so deleted flows stop
+    /// forwarding at once. Deleting only idle flows needs none of this: a slot serves at
+    /// most `flow::CACHE_JIFFIES` after the flow's last table lookup.
+    pub fn invalidate_flow_cache(&mut self) -> Result<()> {
+        match self.flow_cache_epoch()? {
+            0 => Ok(()),
+            e => {
+                let next = if e == u32::MAX { 1 } else { e + 1 };
+                self.flow_cache_epoch.set(0, next, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
+            }
+        }
+    }
+
     /// Deletes every flow of the given ENIs in one pass over each table, including reverse
-    /// entries whose forward half the LRU already evicted; returns how many flows went.
+    /// entries whose forward half the LRU already evicted, and invalidates the flow cache;
+    /// returns how many flows went.
     pub fn flush_flows(&mut self, enis: &BTreeSet<u32>) -> Result<usize> {
         let doomed: Vec<Flow> = self.flows()?.into_iter().filter(|f| enis.contains(&f.fwd.eni)).collect();
         for f in &doomed {
@@ -244,6 +283,9 @@ impl Maps {
             self.ct_rev.iter().filter_map(std::result::Result::ok).filter(|(_, r)| enis.contains(&r.eni)).map(|(k, _)| k).collect();
         for k in &orphans {
             self.ct_rev.remove(k).ok();
+        }
+        if !doomed.is_empty() || !orphans.is_empty() {
+            self.invalidate_flow_cache()?;
         }
         Ok(doomed.len())
     }

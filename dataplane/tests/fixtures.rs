@@ -535,3 +535,78 @@ fn every_outcome_name_is_unique() {
     names.dedup();
     assert_eq!(names.len(), OUTCOME_COUNT);
 }
+
+/// Slots of the flow cache holding anything, over all CPUs.
+fn cached_slots(fx: &Fx) -> usize {
+    let m = fx.dp.maps();
+    m.flow_cache.iter().map(Result::unwrap).filter(|v| v.iter().any(|s| s.epoch != 0)).count()
+}
+
+#[test]
+fn flow_cache_translates_like_the_flow_table_and_a_flush_takes_effect_at_once() {
+    let mut fx = Fx::new();
+    let port = open(&mut fx, 40_000);
+    let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
+    let (from_table, o) = fx.consumer(&data);
+    assert_eq!(o, Outcome::Forwarded);
+    assert_eq!(cached_slots(&fx), 1, "the established packet filled a slot");
+    let (from_cache, o) = fx.consumer(&data);
+    assert_eq!(o, Outcome::Forwarded);
+    assert_eq!(from_cache.frame, from_table.frame, "the cache translates byte for byte like the table");
+    let s = inspect(&from_cache.frame);
+    assert_eq!((s.src, s.sport, s.dst, s.dport), (SNAT, port, VIP, 80));
+    fx.dp.maps_mut().set_flow_cache(false).unwrap();
+    assert_eq!(fx.consumer(&data).0.frame, from_table.frame, "and so does the table with the cache off");
+    fx.dp.maps_mut().set_flow_cache(true).unwrap();
+    fx.consumer(&data);
+
+    // Re-point the zone and flush its flows: the very next packet must start a new flow
+    // towards the new VIP, not reuse the cached binding.
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_CONNECTED, VIP2, 0)).unwrap();
+    let flushed = fx.dp.maps_mut().flush_flows(&std::collections::BTreeSet::from([ENI_IDX])).unwrap();
+    assert_eq!(flushed, 1);
+    let (r, o) = fx.consumer(&data);
+    assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::Forwarded));
+    assert_eq!(inspect(&r.frame).dst, VIP2, "flushed flows re-bind at once despite the flow cache");
+}
+
+#[test]
+fn replies_served_from_the_flow_cache_match_the_flow_table() {
+    let mut fx = Fx::new();
+    let port = open(&mut fx, 40_000);
+    let reply = frame::tcp(FROM_LB, (VIP, 80), (SNAT, port), frame::ACK, b"y");
+    let (from_table, o) = fx.provider(&reply);
+    assert_eq!(o, Outcome::Reversed);
+    let (from_cache, o) = fx.provider(&reply);
+    assert_eq!(o, Outcome::Reversed);
+    assert_eq!(from_cache.frame, from_table.frame);
+    let s = inspect(&from_cache.frame);
+    assert_eq!((s.src_mac, s.dst_mac), (GW_CONSUMER_MAC, CLIENT_MAC));
+    assert_eq!((s.src, s.sport, s.dst, s.dport), (ENI, 80, CLIENT, 40_000));
+}
+
+#[test]
+fn fin_and_rst_bypass_the_flow_cache_so_the_flow_table_records_them() {
+    let mut fx = Fx::new();
+    open(&mut fx, 40_000);
+    let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
+    fx.consumer(&data);
+    fx.consumer(&data);
+    let fin = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::Flags { fin: true, ..frame::ACK }, b"");
+    assert_eq!(fx.consumer(&fin).1, Outcome::Forwarded);
+    let flows = fx.dp.maps().flows().unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_ne!(flows[0].fwd.flags & abi::flow::SEEN_FIN, 0, "FIN recorded: the flow will expire as closing");
+}
+
+#[test]
+fn disconnecting_a_zone_stops_cached_flows_too() {
+    let mut fx = Fx::new();
+    open(&mut fx, 40_000);
+    let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
+    fx.consumer(&data);
+    assert_eq!(fx.consumer(&data).1, Outcome::Forwarded);
+    // No flush and no new epoch: the zone connection is checked on every packet.
+    fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, 0)).unwrap();
+    assert_eq!(fx.consumer(&data).1, Outcome::DropZoneNotConnected);
+}

@@ -1,25 +1,34 @@
 //! The established-flow fast path: the packets of flows that already exist, in the common
-//! shape (untagged IPv4, no options, TCP or UDP), translated with constant header offsets,
-//! word-sized accesses and one flow-table lookup.
+//! shape (untagged IPv4, no options, TCP or UDP), translated with constant header offsets
+//! and word-sized accesses.
 //!
-//! It handles a packet completely or not at all: every check that could send the packet
-//! elsewhere (no flow, a zone connection that changed, a next hop to look up again, a
+//! A per-CPU exact-match cache (`FLOW_CACHE`, one slot per key hash) holds each recent
+//! flow's translation, so a steady flow costs a few inlined array lookups instead of a
+//! flow-table lookup (a hash and four kernel calls). A slot is filled from the flow table
+//! and serves for at most `CACHE_JIFFIES`; then the next packet goes to the table again,
+//! which refreshes the flow's `last_seen` and re-checks its next hop. The daemon
+//! invalidates every slot at once by bumping `FLOW_CACHE_EPOCH` when it deletes flows.
+//! Packets with SYN, FIN or RST always use the table, which records them. Per CPU, a slot
+//! is only ever written by the program running on that CPU: no torn reads.
+//!
+//! The fast path handles a packet completely or not at all: every check that could send
+//! it elsewhere (no flow, a zone connection that changed, a next hop to look up again, a
 //! reply that needs a VLAN tag) comes before the first write, and then the packet goes to
-//! the full pipeline in `main.rs`, which handles it from scratch. The only state the fast
-//! path changes before it commits is none: the bandwidth charge comes after those checks.
+//! the full pipeline in `main.rs`, which handles it from scratch.
 
-use aya_ebpf::{helpers::generated::bpf_redirect, programs::XdpContext};
+use aya_ebpf::{bindings::xdp_action, helpers::generated::bpf_redirect, programs::XdpContext};
 use eplink_abi::{
-    flow::NEXT_HOP_TTL_JIFFIES, FlowKey, IfaceInfo, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, IFACES_ARRAY_SIZE,
-    ROLE_CONSUMER, ROLE_PROVIDER, ZONE_CONNECTED,
+    cache_slot,
+    flow::{CACHE_JIFFIES, NEXT_HOP_TTL_JIFFIES, TCP_FIN, TCP_RST, TCP_SYN},
+    CacheSlot, FlowKey, Outcome, ZoneConn, DIR_FORWARD, DIR_REVERSE, ROLE_CONSUMER, ROLE_PROVIDER, ZONE_CONNECTED,
 };
 
 use crate::{
     bucket, ct,
-    maps::{CT_FWD, CT_REV, IFACES, ZONE_CONNS},
+    maps::{CT_FWD, CT_REV, FLOW_CACHE, FLOW_CACHE_EPOCH, IFACES, ZONE_CONNS},
     nat::{self, Targets, Words},
     parse::{self, load, Plain, PLAIN_L3, PLAIN_L4, TCP_CSUM_OFF, UDP_CSUM_OFF},
-    stats,
+    stats, v4,
 };
 
 /// `Some(action)` if the packet was an established flow's and has been sent or dropped
@@ -27,11 +36,12 @@ use crate::{
 #[inline(always)]
 pub fn established(ctx: &XdpContext) -> Option<u32> {
     let p = parse::plain(ctx)?;
-    let ifindex = parse::ingress_ifindex(ctx);
-    if ifindex >= IFACES_ARRAY_SIZE {
-        return None;
-    }
-    let iface = IFACES.get(ifindex)?;
+    let iface = IFACES.get(parse::ingress_ifindex(ctx))?;
+    let (scope, dir) = match iface.role {
+        ROLE_CONSUMER => (iface.vpc, DIR_FORWARD),
+        ROLE_PROVIDER => (0, DIR_REVERSE),
+        _ => return None,
+    };
     // SAFETY: `plain` checked the IPv4 header and the ports are inside the frame.
     let old = unsafe {
         Words {
@@ -40,22 +50,51 @@ pub fn established(ctx: &XdpContext) -> Option<u32> {
             ports: load::<u32>(p.data + PLAIN_L4),
         }
     };
-    match iface.role {
-        ROLE_CONSUMER => forward(&p, iface, &old),
-        ROLE_PROVIDER => reverse(&p, &old),
-        _ => None,
+    let key = key(&old, scope, p.proto);
+    let slot = FLOW_CACHE.get_ptr_mut(cache_slot(&key))?;
+    // SAFETY: per-CPU slot: only the program on this CPU writes it, and XDP runs without
+    // preemption, so nothing else touches it while this reference lives.
+    let slot = unsafe { &mut *slot };
+    let now = ct::now_jiffies();
+    let epoch = FLOW_CACHE_EPOCH.get(0).copied().unwrap_or(0);
+    let hit = epoch != 0
+        && p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0
+        && slot.epoch == epoch
+        && now < slot.valid_until
+        && slot.key == key;
+    if !hit {
+        if dir == DIR_FORWARD { fill_forward(slot, &key, &p, now)? } else { fill_reverse(slot, &key, &p, now)? }
+        slot.epoch = epoch;
     }
+    let zc = live_zone(slot.eni, slot.generation)?;
+    let bytes = (p.end - p.data) as u64;
+    if let Err(x) = bucket::charge(slot.eni, dir, bytes, zc) {
+        stats::count(x.outcome, x.eni, bytes);
+        return Some(xdp_action::XDP_DROP);
+    }
+    let new = Words { src: slot.new_src, dst: slot.new_dst, ports: slot.new_ports };
+    let csum = if p.is_tcp { TCP_CSUM_OFF } else { UDP_CSUM_OFF };
+    let t = Targets { l3: p.data + PLAIN_L3, ports: p.data + PLAIN_L4, l4_csum: p.data + PLAIN_L4 + csum };
+    // SAFETY: `plain` checked every header `t` points into and the 12 MAC bytes; the MACs
+    // come from the cache slot, a map value.
+    unsafe {
+        nat::rewrite_words(&t, p.is_tcp, &old, &new);
+        nat::write_frame_macs(p.data, &slot.macs);
+    }
+    stats::count(if dir == DIR_FORWARD { Outcome::Forwarded } else { Outcome::Reversed }, slot.eni, bytes);
+    // SAFETY: helper with plain integer arguments.
+    Some(unsafe { bpf_redirect(slot.ifindex, 0) } as u32)
 }
 
 /// The flow key of a plain packet: its addresses and ports as they are, scope and protocol.
 #[inline(always)]
 fn key(old: &Words, scope: u32, proto: u8) -> FlowKey {
-    let (s, d, ports) = (old.src.to_ne_bytes(), old.dst.to_ne_bytes(), old.ports.to_ne_bytes());
+    let ports = old.ports.to_ne_bytes();
     FlowKey::new(
         scope,
         proto,
-        (s, u16::from_ne_bytes([ports[0], ports[1]])),
-        (d, u16::from_ne_bytes([ports[2], ports[3]])),
+        (old.src.to_ne_bytes(), u16::from_ne_bytes([ports[0], ports[1]])),
+        (old.dst.to_ne_bytes(), u16::from_ne_bytes([ports[2], ports[3]])),
     )
 }
 
@@ -66,74 +105,59 @@ fn live_zone(eni: u32, generation: u32) -> Option<&'static ZoneConn> {
     (zc.generation == generation && zc.state == ZONE_CONNECTED).then_some(zc)
 }
 
-/// Charges the frame to the bucket; a frame over the limit is dropped and counted here.
+/// Fills `slot` from the forward flow table, if the flow exists and its next hop is fresh;
+/// refreshes the flow's `last_seen` and flags.
 #[inline(always)]
-fn charge(eni: u32, dir: u32, bytes: u64, zc: &ZoneConn) -> Result<(), u32> {
-    bucket::charge(eni, dir, bytes, zc).map_err(|x| {
-        stats::count(x.outcome, x.eni, bytes);
-        aya_ebpf::bindings::xdp_action::XDP_DROP
-    })
-}
-
-/// Where `rewrite_words` writes in a plain frame.
-#[inline(always)]
-fn targets(p: &Plain) -> Targets {
-    let csum = if p.is_tcp { TCP_CSUM_OFF } else { UDP_CSUM_OFF };
-    Targets { l3: p.data + PLAIN_L3, ports: p.data + PLAIN_L4, l4_csum: p.data + PLAIN_L4 + csum }
-}
-
-/// Consumer → service, for a flow with a fresh cached next hop.
-#[inline(always)]
-fn forward(p: &Plain, iface: &IfaceInfo, old: &Words) -> Option<u32> {
-    let e = CT_FWD.get_ptr_mut(&key(old, iface.vpc, p.proto))?;
+fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<()> {
+    let e = CT_FWD.get_ptr_mut(key)?;
     // SAFETY: LRU map value, valid for the program's run; concurrent writers only set flag
     // bits, refresh the timestamp or re-cache the same next hop: benign races.
     let e = unsafe { &mut *e };
-    let zc = live_zone(e.eni, e.generation)?;
-    let now = ct::now_jiffies();
-    if e.nh_ifindex == 0 || now >= e.nh_checked + NEXT_HOP_TTL_JIFFIES {
+    let nh_until = e.nh_checked + NEXT_HOP_TTL_JIFFIES;
+    if e.nh_ifindex == 0 || now >= nh_until {
         return None;
     }
-    let bytes = (p.end - p.data) as u64;
-    if let Err(action) = charge(e.eni, DIR_FORWARD, bytes, zc) {
-        return Some(action);
-    }
     ct::touch(&mut e.last_seen, &mut e.flags, p.tcp_flags, now);
-    let new = Words::new(crate::v4(&e.nat_src), crate::v4(&e.nat_dst), e.nat_sport_be, old.dport_be());
-    // SAFETY: `plain` checked every header `targets` points into (and the 12 MAC bytes); the
-    // MACs come from the flow entry, a map value.
-    unsafe {
-        nat::rewrite_words(&targets(p), p.is_tcp, old, &new);
-        nat::write_macs(p.data, &e.nh_smac, &e.nh_dmac);
-    }
-    stats::count(Outcome::Forwarded, e.eni, bytes);
-    // SAFETY: helper with plain integer arguments.
-    Some(unsafe { bpf_redirect(e.nh_ifindex, 0) } as u32)
+    slot.key = *key;
+    slot.macs[0..6].copy_from_slice(&e.nh_dmac);
+    slot.macs[6..12].copy_from_slice(&e.nh_smac);
+    slot.new_src = u32::from_ne_bytes(v4(&e.nat_src));
+    slot.new_dst = u32::from_ne_bytes(v4(&e.nat_dst));
+    slot.new_ports = ports(e.nat_sport_be, key.dport_be);
+    slot.ifindex = e.nh_ifindex;
+    slot.eni = e.eni;
+    slot.generation = e.generation;
+    slot.valid_until = if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES };
+    Some(())
 }
 
-/// Service → consumer, for a flow whose consumer interface is untagged.
+/// Fills `slot` from the reverse flow table, if the flow exists and its consumer side is
+/// untagged; refreshes the flow's `last_seen` and flags.
 #[inline(always)]
-fn reverse(p: &Plain, old: &Words) -> Option<u32> {
-    let r = CT_REV.get_ptr_mut(&key(old, 0, p.proto))?;
-    // SAFETY: LRU map value, valid for the program's run; see `forward`.
+fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<()> {
+    let r = CT_REV.get_ptr_mut(key)?;
+    // SAFETY: LRU map value, valid for the program's run; see `fill_forward`.
     let r = unsafe { &mut *r };
     if r.vlan != 0 {
         return None;
     }
-    let zc = live_zone(r.eni, r.generation)?;
-    let bytes = (p.end - p.data) as u64;
-    if let Err(action) = charge(r.eni, DIR_REVERSE, bytes, zc) {
-        return Some(action);
-    }
-    ct::touch(&mut r.last_seen, &mut r.flags, p.tcp_flags, ct::now_jiffies());
-    let sport = old.ports.to_ne_bytes();
-    let new = Words::new(crate::v4(&r.eni_addr), crate::v4(&r.client), u16::from_ne_bytes([sport[0], sport[1]]), r.client_port_be);
-    // SAFETY: as in `forward`; the MACs come from the reverse entry, a map value.
-    unsafe {
-        nat::rewrite_words(&targets(p), p.is_tcp, old, &new);
-        nat::write_macs(p.data, &r.gateway_mac, &r.client_mac);
-    }
-    stats::count(Outcome::Reversed, r.eni, bytes);
-    // SAFETY: helper with plain integer arguments.
-    Some(unsafe { bpf_redirect(r.ifindex, 0) } as u32)
+    ct::touch(&mut r.last_seen, &mut r.flags, p.tcp_flags, now);
+    slot.key = *key;
+    slot.macs[0..6].copy_from_slice(&r.client_mac);
+    slot.macs[6..12].copy_from_slice(&r.gateway_mac);
+    slot.new_src = u32::from_ne_bytes(v4(&r.eni_addr));
+    slot.new_dst = u32::from_ne_bytes(v4(&r.client));
+    slot.new_ports = ports(key.sport_be, r.client_port_be);
+    slot.ifindex = r.ifindex;
+    slot.eni = r.eni;
+    slot.generation = r.generation;
+    slot.valid_until = now + CACHE_JIFFIES;
+    Some(())
+}
+
+/// A ports word (native order of the packet bytes) from two ports as read.
+#[inline(always)]
+fn ports(sport_be: u16, dport_be: u16) -> u32 {
+    let (s, d) = (sport_be.to_ne_bytes(), dport_be.to_ne_bytes());
+    u32::from_ne_bytes([s[0], s[1], d[0], d[1]])
 }

@@ -10,8 +10,8 @@ use aya_ebpf::{
 };
 use aya_ebpf::bindings::bpf_fib_lookup;
 use eplink_abi::{
-    EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn, MAX_ENIS, MAX_FLOWS,
-    IFACES_ARRAY_SIZE, MAX_IFACES_EXT, MAX_ZONES, OUTCOME_COUNT,
+    CacheSlot, EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn, MAX_ENIS, MAX_FLOWS,
+    FLOW_CACHE_SLOTS, IFACES_ARRAY_SIZE, MAX_IFACES_EXT, MAX_ZONES, OUTCOME_COUNT,
 };
 
 
@@ -55,6 +55,14 @@ pub static ENI_STATS: PerCpuArray<EniStats> = PerCpuArray::pinned(MAX_ENIS, 0);
 #[map(name = "GLOBAL_STATS")]
 #[expect(clippy::cast_possible_truncation, reason = "OUTCOME_COUNT is a small constant")]
 pub static GLOBAL_STATS: PerCpuArray<u64> = PerCpuArray::pinned(OUTCOME_COUNT as u32, 0);
+
+/// Per-CPU exact-match cache of established flows' translations (see `fast.rs`).
+#[map(name = "FLOW_CACHE")]
+pub static FLOW_CACHE: PerCpuArray<CacheSlot> = PerCpuArray::pinned(FLOW_CACHE_SLOTS, 0);
+
+/// The flow cache's epoch (one `u32`; 0 = cache off), bumped by the daemon.
+#[map(name = "FLOW_CACHE_EPOCH")]
+pub static FLOW_CACHE_EPOCH: Array<u32> = Array::pinned(1, 0);
 
 /// Per-CPU scratch space for the large structures of the slow paths: the BPF stack is
 /// 512 bytes and the inlined pipeline would not fit. Not pinned: it holds no state.

@@ -24,13 +24,6 @@ impl Words {
         let (s, d) = (sport_be.to_ne_bytes(), dport_be.to_ne_bytes());
         Words { src: u32::from_ne_bytes(src), dst: u32::from_ne_bytes(dst), ports: u32::from_ne_bytes([s[0], s[1], d[0], d[1]]) }
     }
-
-    /// The destination port (network order as read).
-    #[inline(always)]
-    pub fn dport_be(self) -> u16 {
-        let b = self.ports.to_ne_bytes();
-        u16::from_ne_bytes([b[2], b[3]])
-    }
 }
 
 const IP_CSUM_OFF: usize = 10;
@@ -146,19 +139,20 @@ pub fn set_macs(ctx: &XdpContext, src: &[u8; 6], dst: &[u8; 6]) -> Result<(), Ex
     Ok(())
 }
 
-/// Writes destination and source MACs at packet pointer `at` with four word-sized copies.
+/// Writes the frame's first 12 bytes (destination MAC, source MAC) at packet pointer `at`
+/// with four word-sized copies from `macs`, which sits 8-aligned in a map value.
 ///
 /// # Safety
-/// `at .. at + 12` must be inside the frame, and `src` and `dst` must live in a map value:
-/// the verifier refuses misaligned accesses to the BPF stack, not to map values.
+/// `at .. at + 12` must be inside the frame.
 #[inline(always)]
-pub unsafe fn write_macs(at: usize, src: &[u8; 6], dst: &[u8; 6]) {
-    // SAFETY: the caller guarantees the 12 bytes and where the MACs live.
+pub unsafe fn write_frame_macs(at: usize, macs: &[u8; 12]) {
+    let m = macs.as_ptr() as usize;
+    // SAFETY: the caller guarantees the 12 packet bytes; the reads stay inside `macs`.
     unsafe {
-        store(at, load::<u32>(dst.as_ptr() as usize));
-        store(at + 4, load::<u16>(dst.as_ptr() as usize + 4));
-        store(at + 6, load::<u16>(src.as_ptr() as usize));
-        store(at + 8, load::<u32>(src.as_ptr() as usize + 2));
+        store(at, load::<u32>(m));
+        store(at + 4, load::<u16>(m + 4));
+        store(at + 6, load::<u16>(m + 6));
+        store(at + 8, load::<u32>(m + 8));
     }
 }
 

@@ -21,7 +21,7 @@ use aya::maps::{IterableMap, MapType};
 use eplink_dataplane::{
     Clock, Flow, Maps,
     abi::{
-        self, Addr, EniStats, FAMILY_V6, OUTCOME_COUNT, Outcome, ZONE_CONNECTED, ZONE_DISCONNECTED, ZoneConn,
+        self, Addr, CacheSlot, EniStats, FAMILY_V6, OUTCOME_COUNT, Outcome, ZONE_CONNECTED, ZONE_DISCONNECTED, ZoneConn,
         bucket::TICKS_PER_NS,
         flow::{PROTO_TCP, PROTO_UDP, SEEN_FIN, SEEN_RST, SEEN_SYN},
     },
@@ -235,7 +235,8 @@ pub fn hash_maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
 fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
     use abi::{
         MAP_BUCKETS as BK, MAP_CT_FWD as CF, MAP_CT_REV as CR, MAP_ENI_STATS as ES, MAP_ENIS as EN,
-        MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_IFACES_EXT as IX, MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
+        MAP_FLOW_CACHE as FC, MAP_FLOW_CACHE_EPOCH as FE, MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_IFACES_EXT as IX,
+        MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
     };
     let keys = "keys";
     let slots = "non-zero slots";
@@ -254,6 +255,8 @@ fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
             (BK, info_of(BK, &maps.buckets)?, count_ok(BK, maps.buckets.iter(), |v| *v != 0)?, slots),
             (ES, info_of(ES, &maps.eni_stats)?, count_ok(ES, maps.eni_stats.iter(), |v| v.iter().any(nonzero))?, cpu_slots),
             (GS, info_of(GS, &maps.global_stats)?, count_ok(GS, maps.global_stats.iter(), |v| v.iter().any(|c| *c != 0))?, cpu_slots),
+            (FC, info_of(FC, &maps.flow_cache)?, count_ok(FC, maps.flow_cache.iter(), |v| v.iter().any(|s| *s != CacheSlot::default()))?, cpu_slots),
+            (FE, info_of(FE, &maps.flow_cache_epoch)?, count_ok(FE, maps.flow_cache_epoch.iter(), |v| *v != 0)?, slots),
         ]);
         // Keep `ALL_MAPS` order for the table.
         let order = |n: &str| abi::ALL_MAPS.iter().position(|m| *m == n).unwrap_or(usize::MAX);

@@ -17,6 +17,12 @@ pub const SEEN_RST: u32 = 1 << 2;
 /// 256 jiffies: 0.26 s at HZ=1000, 1 s at HZ=250, 2.6 s at HZ=100.
 pub const TOUCH_JIFFIES: u64 = 256;
 
+/// A flow cache slot (`CacheSlot`) serves a flow's packets at most this long after it was
+/// filled from the flow table; the next packet after that goes to the table, which
+/// refreshes `last_seen` and the slot. So `last_seen` lags a flow's last packet by at most
+/// `TOUCH_JIFFIES + CACHE_JIFFIES`, the slack the sweeper allows.
+pub const CACHE_JIFFIES: u64 = 256;
+
 /// A flow's cached next hop (egress interface and MACs from `bpf_fib_lookup`) is trusted
 /// this long; then the next packet looks the route up again. A FIB lookup per packet would
 /// cost more than the rest of the pipeline together, and a route or neighbour change is
@@ -79,8 +85,9 @@ pub const fn expired(proto: u8, flags: u32, last_seen: u64, now: u64, hz: u64, t
     } else {
         t.udp_ns
     };
-    // The program refreshes last_seen at most every TOUCH_JIFFIES, so allow for that slack.
-    let idle = now.saturating_sub(last_seen).saturating_sub(TOUCH_JIFFIES);
+    // The program refreshes last_seen at most every TOUCH_JIFFIES, and the flow cache spares
+    // the table for up to CACHE_JIFFIES more: allow for that slack.
+    let idle = now.saturating_sub(last_seen).saturating_sub(TOUCH_JIFFIES + CACHE_JIFFIES);
     // idle / hz > limit_ns / 1e9, in integers wide enough for years of jiffies.
     idle as u128 * 1_000_000_000 > limit_ns as u128 * hz as u128
 }
@@ -106,8 +113,9 @@ mod tests {
             assert!(!expired(PROTO_TCP, SEEN_SYN, last, now, hz, &t));
             assert!(expired(PROTO_TCP, SEEN_SYN | SEEN_FIN, last, now, hz, &t));
             assert!(!expired(PROTO_UDP, 0, last, now, hz, &t));
-            assert!(expired(PROTO_UDP, 0, now - 60 * hz - TOUCH_JIFFIES - 1, now, hz, &t));
-            assert!(!expired(PROTO_UDP, 0, now - 60 * hz - TOUCH_JIFFIES, now, hz, &t));
+            let slack = TOUCH_JIFFIES + CACHE_JIFFIES;
+            assert!(expired(PROTO_UDP, 0, now - 60 * hz - slack - 1, now, hz, &t));
+            assert!(!expired(PROTO_UDP, 0, now - 60 * hz - slack, now, hz, &t));
         }
     }
 }

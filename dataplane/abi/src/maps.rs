@@ -30,8 +30,16 @@ pub const MAP_ENI_STATS: &str = "ENI_STATS";
 /// Per-CPU counters of every outcome: array indexed by `Outcome` → `u64`.
 pub const MAP_GLOBAL_STATS: &str = "GLOBAL_STATS";
 
+/// Per-CPU exact-match flow cache in front of the flow tables: array of `FLOW_CACHE_SLOTS`
+/// `CacheSlot`s per CPU, indexed by `cache_slot(key)`. Written by the program only.
+pub const MAP_FLOW_CACHE: &str = "FLOW_CACHE";
+/// The flow cache's epoch: array of one `u64`. A slot is valid only if it was filled in the
+/// current epoch; the daemon bumps it whenever it deletes flows that may still be in use,
+/// and 0 turns the cache off.
+pub const MAP_FLOW_CACHE_EPOCH: &str = "FLOW_CACHE_EPOCH";
+
 /// Every map name, for pinning, inspection and clean-up.
-pub const ALL_MAPS: [&str; 10] = [
+pub const ALL_MAPS: [&str; 12] = [
     MAP_IFACES,
     MAP_IFACES_EXT,
     MAP_ENIS,
@@ -42,6 +50,8 @@ pub const ALL_MAPS: [&str; 10] = [
     MAP_BUCKETS,
     MAP_ENI_STATS,
     MAP_GLOBAL_STATS,
+    MAP_FLOW_CACHE,
+    MAP_FLOW_CACHE_EPOCH,
 ];
 
 /// Name of the XDP program in the object file.
@@ -61,6 +71,8 @@ pub const MAX_ENIS: u32 = 65_536;
 pub const MAX_ZONES: u32 = 64;
 /// Default capacity of each flow table (`CT_FWD`, `CT_REV`).
 pub const MAX_FLOWS: u32 = 1_048_576;
+/// Slots of the flow cache, per CPU (a power of two).
+pub const FLOW_CACHE_SLOTS: u32 = 4096;
 /// Addresses per SNAT pool.
 pub const SNAT_POOL_SIZE: usize = 8;
 
@@ -277,6 +289,46 @@ pub struct RevEntry {
     pub last_seen: u64,
 }
 
+/// Value of `FLOW_CACHE` (per CPU): one established flow's translation, as the fast path
+/// applies it, copied from its flow-table entry. One cache line.
+///
+/// A slot serves packets of `key` while `epoch` is the current epoch and the jiffies are
+/// below `valid_until` (at most `flow::CACHE_JIFFIES` after the fill, and never past the
+/// flow's next-hop re-validation); the zone connection is still checked on every packet.
+/// Packets with SYN, FIN or RST skip the cache, so the flow table records them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheSlot {
+    pub key: FlowKey,
+    /// The frame's new first 12 bytes: destination MAC, then source MAC.
+    pub macs: [u8; 12],
+    /// Epoch of the fill (0: never filled).
+    pub epoch: u32,
+    /// New source address, destination address and ports, as native-order words of the
+    /// packet bytes (source port first).
+    pub new_src: u32,
+    pub new_dst: u32,
+    pub new_ports: u32,
+    /// Interface to redirect to.
+    pub ifindex: u32,
+    pub eni: u32,
+    /// Generation of the zone connection the flow belongs to.
+    pub generation: u32,
+    /// First jiffy at which the slot no longer serves.
+    pub valid_until: u64,
+}
+
+/// The flow cache slot of a key: a multiplicative hash of its four words.
+#[must_use]
+#[inline(always)]
+pub const fn cache_slot(k: &FlowKey) -> u32 {
+    let h = u32::from_ne_bytes(k.src)
+        ^ u32::from_ne_bytes(k.dst).rotate_left(11)
+        ^ ((k.sport_be as u32) | ((k.dport_be as u32) << 16)).rotate_left(22)
+        ^ k.scope_proto.rotate_left(5);
+    h.wrapping_mul(0x9e37_79b1) >> (32 - FLOW_CACHE_SLOTS.trailing_zeros())
+}
+
 /// Value of `ENI_STATS` (per CPU): traffic and drops of one ENI. Bytes are whole frames as
 /// the program saw them (Ethernet header included, after a VLAN tag was removed or before it
 /// was added).
@@ -319,10 +371,12 @@ const _: () = assert!(core::mem::size_of::<FlowKey>() == 16);
 const _: () = assert!(core::mem::size_of::<FwdEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<RevEntry>() == 80);
 const _: () = assert!(core::mem::size_of::<EniStats>() == 8 * (4 + OUTCOME_COUNT));
+const _: () = assert!(core::mem::size_of::<CacheSlot>() == 64);
+const _: () = assert!(FLOW_CACHE_SLOTS.is_power_of_two());
 
 #[cfg(feature = "user")]
 mod pod {
-    use super::{EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn};
+    use super::{CacheSlot, EniKey, EniStats, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, ZoneConn};
 
     // SAFETY: every type is `#[repr(C)]`, `Copy`, made only of integers and byte arrays, and
     // has no implicit padding (the size assertions above pin the layouts), so any bit pattern
@@ -344,4 +398,6 @@ mod pod {
     unsafe impl aya::Pod for RevEntry {}
     // SAFETY: as above.
     unsafe impl aya::Pod for EniStats {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for CacheSlot {}
 }
