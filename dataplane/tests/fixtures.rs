@@ -610,3 +610,25 @@ fn disconnecting_a_zone_stops_cached_flows_too() {
     fx.dp.maps_mut().set_zone_conn(ENI_IDX, &zone(abi::ZONE_DISCONNECTED, VIP, 0)).unwrap();
     assert_eq!(fx.consumer(&data).1, Outcome::DropZoneNotConnected);
 }
+
+#[test]
+fn an_interface_beyond_the_ifaces_array_is_served_through_ifaces_ext() {
+    let mut fx = Fx::new();
+    let big = abi::IFACES_ARRAY_SIZE + 3000;
+    fx.gw.ns.exec(&["ip", "link", "add", "name", "big0", "index", &big.to_string(), "type", "veth", "peer", "name", "big1"]);
+    fx.gw.ns.exec(&["ip", "link", "set", "big0", "up"]);
+    let provider = fx.gw.provider_if;
+    let m = fx.dp.maps_mut();
+    m.set_consumer_iface(big, 0, 2, provider).unwrap();
+    m.set_eni(2, IpAddr::V4(ENI), ENI_IDX).unwrap();
+    assert_eq!(m.ifaces_ext.keys().count(), 1, "kept out of the array");
+    assert!(m.served_ifaces().unwrap().iter().any(|(k, i)| k.ifindex == big && i.vpc == 2));
+    let (r, o) = fx.run(&syn(40_000), big);
+    assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::Forwarded));
+    assert_eq!(inspect(&r.frame).dst, VIP);
+    let flows = fx.dp.maps().flows().unwrap();
+    assert_eq!(flows.iter().map(|f| f.key.scope()).collect::<Vec<_>>(), [2], "scoped by that interface's VPC");
+    fx.dp.maps_mut().remove_iface(big, 0).unwrap();
+    assert_eq!(fx.consumer(&syn(40_001)).1, Outcome::Forwarded, "the array's interfaces are untouched");
+    assert_eq!(fx.run(&syn(40_002), big).1, Outcome::PassUnknownInterface);
+}

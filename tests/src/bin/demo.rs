@@ -140,6 +140,7 @@ fn main() -> Result<()> {
     show(&g, PROVIDER, "operator", &["dp", "enis"])?;
     show(&g, PROVIDER, "operator", &["dp", "flows"])?;
     show(&g, PROVIDER, "operator", &["dp", "stats"])?;
+    show(&g, PROVIDER, "operator", &["dp", "maps"])?;
     drop(http);
 
     step("10. explore");
