@@ -135,8 +135,14 @@ impl Bench {
         let after = self.outcomes()?[want as usize];
         ensure!(after - before == u64::from(REPEAT), "only {} of {REPEAT} runs ended {}", after - before, want.name());
         ensure!(r.action == fixture::XDP_REDIRECT, "unexpected action {}", r.action);
-        Ok(r.ns as f64)
+        Ok(ns(r.ns))
     }
+}
+
+/// Nanoseconds as a float (durations here are far below 2^52 ns).
+#[expect(clippy::cast_precision_loss, reason = "durations far below 2^52 ns")]
+fn ns(d: u64) -> f64 {
+    d as f64
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -149,12 +155,12 @@ fn mean_ns_per_call(mut one: impl FnMut(u32) -> Result<u64>, calls: u32) -> Resu
     for i in 0..calls {
         total += one(i)?;
     }
-    Ok(total as f64 / f64::from(calls))
+    Ok(ns(total) / f64::from(calls))
 }
 
 fn main() -> Result<()> {
-    let mut b = Bench::new()?;
-    let (c, p) = (b.gw.consumer_if, b.gw.provider_if);
+    let mut bench = Bench::new()?;
+    let (consumer, provider) = (bench.gw.consumer_if, bench.gw.provider_if);
     let macs = (CLIENT_MAC, GW_CONSUMER_MAC);
     let established = frame::tcp(macs, (CLIENT, CPORT), (ENI, 80), frame::ACK, &[0u8; 10]);
     let reply = frame::tcp((NEXT_HOP_MAC, fixture::GW_PROVIDER_MAC), (VIP, 80), (SNAT, SPORT), frame::ACK, &[0u8; 10]);
@@ -166,45 +172,44 @@ fn main() -> Result<()> {
     let (mut fwd_rounds, mut rev_rounds, mut base_rounds) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fwd_uncached, mut rev_uncached) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        fwd_rounds.push(b.repeated(&established, c, Outcome::Forwarded)?);
-        rev_rounds.push(b.repeated(&reply, p, Outcome::Reversed)?);
-        let base = fixture::run(b.dp.baseline()?, &established, c, REPEAT)?;
+        fwd_rounds.push(bench.repeated(&established, consumer, Outcome::Forwarded)?);
+        rev_rounds.push(bench.repeated(&reply, provider, Outcome::Reversed)?);
+        let base = fixture::run(bench.dp.baseline()?, &established, consumer, REPEAT)?;
         ensure!(base.action == fixture::XDP_REDIRECT, "baseline action {}", base.action);
-        base_rounds.push(base.ns as f64);
-        b.dp.maps_mut().set_flow_cache(false)?;
-        fwd_uncached.push(b.repeated(&established, c, Outcome::Forwarded)?);
-        rev_uncached.push(b.repeated(&reply, p, Outcome::Reversed)?);
-        b.dp.maps_mut().set_flow_cache(true)?;
+        base_rounds.push(ns(base.ns));
+        bench.dp.maps_mut().set_flow_cache(false)?;
+        fwd_uncached.push(bench.repeated(&established, consumer, Outcome::Forwarded)?);
+        rev_uncached.push(bench.repeated(&reply, provider, Outcome::Reversed)?);
+        bench.dp.maps_mut().set_flow_cache(true)?;
     }
     let (forward_established_ns, reverse_ns, baseline_redirect_ns) =
         (median(&mut fwd_rounds), median(&mut rev_rounds), median(&mut base_rounds));
     let (forward_uncached_ns, reverse_uncached_ns) = (median(&mut fwd_uncached), median(&mut rev_uncached));
-    let baseline = b.dp.baseline()?;
-    let baseline_call_ns = mean_ns_per_call(|_| Ok(fixture::run(baseline, &established, c, 1)?.ns), NEW_FLOWS)?;
+    let baseline = bench.dp.baseline()?;
+    let baseline_call_ns = mean_ns_per_call(|_| Ok(fixture::run(baseline, &established, consumer, 1)?.ns), NEW_FLOWS)?;
     let call_overhead_ns = (baseline_call_ns - baseline_redirect_ns).max(0.0);
 
     // Distinct flows: every packet a new (client address, source port). One VIP:port has
     // 8 x 64,512 SNAT (address, port) pairs, so the tables are emptied (untimed) every
     // CHUNK flows: each chunk measures creation into a table filling from empty to CHUNK.
-    let before = b.outcomes()?[Outcome::Forwarded as usize];
+    let before = bench.outcomes()?[Outcome::Forwarded as usize];
     let mut total_ns = 0.0;
     for chunk in 0..NEW_FLOWS / CHUNK {
-        let prog = b.dp.program()?;
+        let prog = bench.dp.program()?;
         total_ns += mean_ns_per_call(
             |i| {
-                let n = chunk * CHUNK + i;
-                let client = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 0, 0)) + (n >> 14));
-                #[expect(clippy::cast_possible_truncation, reason = "masked to 14 bits")]
-                let sport = 1024 + (n & 0x3fff) as u16;
-                let f = frame::tcp(macs, (client, sport), (ENI, 80), frame::SYN, &[0u8; 10]);
-                Ok(fixture::run(prog, &f, c, 1)?.ns)
+                let flow = chunk * CHUNK + i;
+                let client = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 0, 0)) + (flow >> 14));
+                let sport = 1024 + (flow & 0x3fff) as u16;
+                let syn = frame::tcp(macs, (client, sport), (ENI, 80), frame::SYN, &[0u8; 10]);
+                Ok(fixture::run(prog, &syn, consumer, 1)?.ns)
             },
             CHUNK,
         )? * f64::from(CHUNK);
-        b.flush_new_flows()?;
+        bench.flush_new_flows()?;
     }
     let new_flow_call_ns = total_ns / f64::from(NEW_FLOWS);
-    let created = b.outcomes()?[Outcome::Forwarded as usize] - before;
+    let created = bench.outcomes()?[Outcome::Forwarded as usize] - before;
     let refused = u64::from(NEW_FLOWS) - created;
     // 8 candidate ports in a table up to 1/5 full: a handful may find all 8 taken.
     ensure!(refused * 1000 < u64::from(NEW_FLOWS), "{refused} of {NEW_FLOWS} new flows were not forwarded");
