@@ -214,13 +214,13 @@ fn reply_without_a_flow_passes_untouched() {
 #[test]
 fn udp_request_and_reply() {
     let mut fx = Fx::new();
-    let q = frame::udp(TO_GW, (CLIENT, 5353), (ENI, 53), b"query");
-    let (r, o) = fx.consumer(&q);
+    let query = frame::udp(TO_GW, (CLIENT, 5353), (ENI, 53), b"query");
+    let (r, o) = fx.consumer(&query);
     assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::Forwarded));
     let s = inspect(&r.frame);
     assert_eq!((s.src, s.dst, s.dport, s.payload.as_slice()), (SNAT, VIP, 53, &b"query"[..]));
-    let a = frame::udp(FROM_LB, (VIP, 53), (SNAT, s.sport), b"answer");
-    let (r, o) = fx.provider(&a);
+    let answer = frame::udp(FROM_LB, (VIP, 53), (SNAT, s.sport), b"answer");
+    let (r, o) = fx.provider(&answer);
     assert_eq!((r.action, o), (XDP_REDIRECT, Outcome::Reversed));
     let s = inspect(&r.frame);
     assert_eq!((s.src, s.sport, s.dst, s.dport), (ENI, 53, CLIENT, 5353));
@@ -425,9 +425,11 @@ fn truncated_vlan_tag_drops() {
 
 #[test]
 fn bogus_ihl_and_total_length_drop_without_state() {
+    /// Breaks a good frame in one way.
+    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
     let mut fx = Fx::new();
     let good = syn(40_000);
-    let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 5] = [
+    let cases: [(&str, Mutation); 5] = [
         ("IHL 4", Box::new(|f| f[14] = 0x44)),
         ("IHL 15 beyond the frame", Box::new(|f| f[14] = 0x4f)),
         ("total length beyond the frame", Box::new(|f| f[16..18].copy_from_slice(&1500u16.to_be_bytes()))),

@@ -144,6 +144,7 @@ impl Gateway {
     }
 
     /// Like `try_eplink`, panicking with the daemon's log on failure.
+    #[expect(clippy::must_use_candidate, reason = "run for the command's effect; most callers ignore the reply")]
     pub fn eplink(&self, who: (&str, &str, &str), args: &[&str]) -> serde_json::Value {
         self.try_eplink(who, args).unwrap_or_else(|e| panic!("eplink {args:?}: {e}\n--- eplinkd log ---\n{}", self.log()))
     }
@@ -176,6 +177,7 @@ impl Gateway {
     /// The seed's workflow up to the provider's decision: the provider creates a two-zone
     /// service (manual acceptance) and whitelists consumer 1, who creates a two-zone endpoint
     /// at `ENI_A` and `ENI_B`. Returns (service id, endpoint id).
+    #[must_use]
     pub fn seed(&self) -> (String, String) {
         let svc = self.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
         let svc = field(&svc, "ServiceId").to_string();
@@ -190,6 +192,7 @@ impl Gateway {
 
     /// `seed`, then the provider allows the connection; returns once both zones are
     /// connected in the maps.
+    #[expect(clippy::must_use_candidate, reason = "run for its effect; tests that only need traffic ignore the ids")]
     pub fn seed_connected(&self) -> (String, String) {
         let (svc, ep) = self.seed();
         self.eplink(PROVIDER, &["connection", "allow", &svc, &ep]);
@@ -239,7 +242,7 @@ impl Drop for Gateway {
 #[must_use]
 pub fn inventory_text(dir: &Path, pin_dir: &Path, api: u16, metrics: u16, dns: u16) -> String {
     let (p, c1, c2) = (PROVIDER, CONSUMER1, CONSUMER2);
-    format!(
+    let settings = format!(
         r#"region = "cn-hangzhou"
 
 [api]
@@ -281,7 +284,28 @@ uid = {c2u}
 name = "consumer2"
 access_keys = [{{ id = "{c2k}", secret = "{c2s}" }}]
 
-[[vpcs]]
+"#,
+        store = dir.join("state.db").display(),
+        pin = pin_dir.display(),
+        pu = p.0,
+        pk = p.1,
+        ps = p.2,
+        c1u = c1.0,
+        c1k = c1.1,
+        c1s = c1.2,
+        c2u = c2.0,
+        c2k = c2.1,
+        c2s = c2.2,
+    );
+    settings + &resources_text()
+}
+
+/// The cloud resources the inventory describes: the consumers' VPCs, vSwitches and security
+/// groups (both VPCs use the same CIDRs), and the provider's load balancers.
+fn resources_text() -> String {
+    let (pu, c1u, c2u) = (PROVIDER.0, CONSUMER1.0, CONSUMER2.0);
+    format!(
+        r#"[[vpcs]]
 id = "vpc-c1"
 owner = {c1u}
 gateway_interface = "c1"
@@ -350,17 +374,6 @@ owner = {pu}
 bandwidth_mbps = 10000
 health_check_port = 80
 zones = [{{ zone = "{ZONE_B}", vip = "192.0.2.30" }}]
-"#,
-        store = dir.join("state.db").display(),
-        pin = pin_dir.display(),
-        pu = p.0,
-        pk = p.1,
-        ps = p.2,
-        c1u = c1.0,
-        c1k = c1.1,
-        c1s = c1.2,
-        c2u = c2.0,
-        c2k = c2.1,
-        c2s = c2.2,
+"#
     )
 }

@@ -90,7 +90,7 @@ fn r15_traffic_flows_only_after_allow_and_follows_zone_state() {
     // The daemon's Prometheus endpoint: per-ENI traffic named by endpoint and zone, drops by
     // reason, and the reconciler's own health.
     let m = metrics(&g);
-    assert!(m.contains(&format!("eplink_eni_packets_total{{eni=")) && m.contains(&ep), "per-ENI counters named by endpoint");
+    assert!(m.contains("eplink_eni_packets_total{eni=") && m.contains(&ep), "per-ENI counters named by endpoint");
     assert!(m.contains("reason=\"drop_zone_not_connected\""), "drops by reason");
     for gauge in ["eplink_reconcile_lag_seconds ", "eplink_reconcile_errors_total 0", "eplink_flows"] {
         assert!(m.contains(gauge), "{gauge} missing from /metrics:\n{m}");

@@ -44,7 +44,7 @@ fn tcp_server(t: &Topology, port: u16, conns: usize) -> std::thread::JoinHandle<
     h
 }
 
-fn tcp_request(msg: String, port: u16) -> std::io::Result<String> {
+fn tcp_request(msg: &str, port: u16) -> std::io::Result<String> {
     let mut s = TcpStream::connect_timeout(&SocketAddr::from((ENI, port)), TIMEOUT)?;
     s.set_read_timeout(Some(TIMEOUT))?;
     s.write_all(msg.as_bytes())?;
@@ -57,7 +57,7 @@ fn tcp_request(msg: String, port: u16) -> std::io::Result<String> {
 fn tcp_through_the_eni_reaches_the_service_from_a_snat_address() {
     let t = Topology::new();
     let server = tcp_server(&t, 8080, 1);
-    let reply = in_ns(&t.vpcs[0], || tcp_request("hello".into(), 8080)).join().unwrap().expect("TCP exchange");
+    let reply = in_ns(&t.vpcs[0], || tcp_request("hello", 8080)).join().unwrap().expect("TCP exchange");
     let peers = server.join().unwrap();
     let peer = peers[0];
     assert!(reply.starts_with("hello from "), "{reply}");
@@ -101,14 +101,14 @@ fn udp_request_and_response_through_the_eni() {
 
 #[test]
 fn overlapping_vpcs_each_get_only_their_own_replies() {
-    let t = Topology::new();
     const PER_VPC: usize = 20;
+    let t = Topology::new();
     let server = tcp_server(&t, 8081, 2 * PER_VPC);
     let clients: Vec<_> = (0..2)
         .map(|v| {
             in_ns(&t.vpcs[v], move || {
                 let workers: Vec<_> = (0..PER_VPC)
-                    .map(|i| std::thread::spawn(move || tcp_request(format!("vpc{v}-conn{i}"), 8081)))
+                    .map(|i| std::thread::spawn(move || tcp_request(&format!("vpc{v}-conn{i}"), 8081)))
                     .collect();
                 workers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<_>>()
             })
@@ -152,7 +152,7 @@ fn r15_a_disconnected_zone_connection_passes_nothing() {
     let t = Topology::new();
     t.maps().set_zone_conn(ENI_INDEX, &topo::zone_conn(ZONE_DISCONNECTED, VIP, 0)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    let _server = in_ns(&t.provider, move || {
+    let service = in_ns(&t.provider, move || {
         let l = TcpListener::bind((VIP, 8082)).unwrap();
         l.set_nonblocking(true).unwrap();
         tx.send(()).unwrap();
@@ -169,10 +169,10 @@ fn r15_a_disconnected_zone_connection_passes_nothing() {
     let maps = t.maps();
     assert!(maps.eni_stats(ENI_INDEX).unwrap().drops[Outcome::DropZoneNotConnected as usize] >= 1);
     assert!(maps.flows().unwrap().is_empty(), "no flow may be created");
-    assert!(!_server.join().unwrap(), "the service must not see the connection");
+    assert!(!service.join().unwrap(), "the service must not see the connection");
     // The other VPC's ENI is unaffected.
     let server = tcp_server(&t, 8083, 1);
-    let reply = in_ns(&t.vpcs[1], || tcp_request("still".into(), 8083)).join().unwrap();
+    let reply = in_ns(&t.vpcs[1], || tcp_request("still", 8083)).join().unwrap();
     assert!(reply.expect("VPC 2 still connects").starts_with("still from "));
     server.join().unwrap();
 }
@@ -182,7 +182,7 @@ fn two_vpcs_keep_their_addresses_apart_in_the_flow_table() {
     let t = Topology::new();
     let server = tcp_server(&t, 8084, 2);
     for v in 0..2 {
-        in_ns(&t.vpcs[v], move || tcp_request(format!("v{v}"), 8084)).join().unwrap().expect("exchange");
+        in_ns(&t.vpcs[v], move || tcp_request(&format!("v{v}"), 8084)).join().unwrap().expect("exchange");
     }
     server.join().unwrap();
     let flows = t.maps().flows().unwrap();

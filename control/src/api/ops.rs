@@ -954,7 +954,7 @@ fn list_connections(api: &Api, caller: Uid, p: &Params) -> Out {
     let f_owner = p.i64("EndpointOwnerId")?;
     let f_status = p.opt("ConnectionStatus");
     let f_res = p.opt("ResourceId");
-    let f_rres = p.opt("ReplacedResourceId");
+    let f_replaced = p.opt("ReplacedResourceId");
     let f_eni = p.opt("EniId");
     let inv = api.state.inventory();
     let t = api.state.read();
@@ -982,7 +982,7 @@ fn list_connections(api: &Api, caller: Uid, p: &Params) -> Out {
             })
         })
         .filter(|e| {
-            f_rres.is_none_or(|x| {
+            f_replaced.is_none_or(|x| {
                 e.zones
                     .values()
                     .any(|z| z.replaced.as_ref().is_some_and(|r| r.resource_id == x))

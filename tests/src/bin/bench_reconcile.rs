@@ -178,11 +178,11 @@ fn restart_adopt(g: &mut Gateway, n: usize) -> Result<f64> {
     let log: Vec<String> = g.log().lines().map(str::to_owned).collect();
     let new_daemon = log.iter().rposition(|l| l.contains("connection table loaded")).unwrap_or(0);
     for l in &log[new_daemon..] {
-        if ["connection table loaded", "dataplane loaded", "first reconcile done"].iter().any(|w| l.contains(w)) {
-            if let Some(t) = log_time_of_day(l) {
-                let what = l.split_once("  INFO ").map_or(l.as_str(), |(_, r)| r);
-                println!("  +{:.3} s  {}", (t - sigterm).rem_euclid(86_400.0), what.chars().take(90).collect::<String>());
-            }
+        if ["connection table loaded", "dataplane loaded", "first reconcile done"].iter().any(|w| l.contains(w))
+            && let Some(t) = log_time_of_day(l)
+        {
+            let what = l.split_once("  INFO ").map_or(l.as_str(), |(_, r)| r);
+            println!("  +{:.3} s  {}", (t - sigterm).rem_euclid(86_400.0), what.chars().take(90).collect::<String>());
         }
     }
     ensure!(maps_complete(g, n), "the maps lost entries over the restart");
