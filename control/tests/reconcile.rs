@@ -1,12 +1,17 @@
-//! The reconciler against real pinned maps: a run over maps that already match writes
-//! nothing, whatever the previous run changed (publish, withdraw, disconnect). Needs root
-//! and bpffs; the pins are removed on every path.
+//! The reconciler and the sweeper against real pinned maps: a run over maps that already
+//! match writes nothing, whatever the previous run changed (publish, withdraw, disconnect);
+//! the sweeper expires each flow by its own protocol's timeout. Needs root and bpffs; the
+//! pins are removed on every path.
 
-use std::net::Ipv4Addr;
+use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use eplink_control::reconcile::{apply, Desired};
+use eplink_control::reconcile::{apply, sweep, Desired};
 use eplink_dataplane::{
-    abi::{EniKey, IfaceInfo, IfaceKey, SnatPool, FAMILY_V4, ROLE_CONSUMER, ZONE_CONNECTED, ZONE_DISCONNECTED},
+    abi::{
+        flow::{Timeouts, PROTO_TCP, PROTO_UDP, SEEN_SYN},
+        EniKey, FlowKey, FwdEntry, IfaceInfo, IfaceKey, RevEntry, SnatPool, FAMILY_V4, ROLE_CONSUMER, ZONE_CONNECTED,
+        ZONE_DISCONNECTED,
+    },
     fixture::{topo::zone_conn, unique},
     v4, Dataplane, LoadOptions, Maps,
 };
@@ -73,4 +78,53 @@ fn reconcile_run_twice_writes_nothing_the_second_time() {
     assert_eq!(writes(&mut adopted, &empty), 2 + 2, "2 ENIs removed, 2 zone connections cleared");
     assert_eq!(writes(&mut adopted, &empty), 0);
     assert_eq!(adopted.enis.keys().count(), 0);
+}
+
+/// A flow (forward and reverse entry) of `proto` from client port `port`, last seen at jiffy `last`.
+fn put_flow(maps: &mut Maps, proto: u8, port: u16, last: u64) -> (FlowKey, FlowKey) {
+    let (client, eni, vip, snat) = ([10, 0, 0, 5], [10, 0, 0, 101], [192, 0, 2, 10], [100, 64, 0, 1]);
+    let key = FlowKey::new(1, proto, (client, port.to_be()), (eni, 80u16.to_be()));
+    let fwd = FwdEntry {
+        nat_src: v4(snat.into()),
+        nat_dst: v4(vip.into()),
+        nat_sport_be: port.to_be(),
+        eni: 1,
+        generation: 1,
+        flags: SEEN_SYN,
+        last_seen: last,
+        ..FwdEntry::default()
+    };
+    let rkey = Maps::reverse_key(&key, &fwd);
+    let rev = RevEntry { client: v4(client.into()), eni_addr: v4(eni.into()), client_port_be: port.to_be(), eni: 1, generation: 1, flags: SEEN_SYN, last_seen: last, ..RevEntry::default() };
+    maps.ct_fwd.insert(key, fwd, 0).unwrap();
+    maps.ct_rev.insert(rkey, rev, 0).unwrap();
+    (key, rkey)
+}
+
+#[test]
+fn sweep_judges_each_flow_by_its_own_protocol_timeout_both_halves_together() {
+    let pins = Pins(std::path::PathBuf::from("/sys/fs/bpf").join(unique("eplswp")));
+    let mut dp = Dataplane::load(&LoadOptions::new(&pins.0)).expect("load the XDP program");
+    let (now, hz) = {
+        let c = dp.clock().expect("clock");
+        (c.now().expect("jiffies"), c.hz())
+    };
+    assert!((100..=1000).contains(&hz), "HZ {hz}");
+    let maps = dp.maps_mut();
+    let two_minutes_ago = now - 120 * hz;
+    // Idle two minutes: past the UDP timeout (60 s), well within TCP established (900 s).
+    let (tcp, tcp_rev) = put_flow(maps, PROTO_TCP, 40_000, two_minutes_ago);
+    let (udp, udp_rev) = put_flow(maps, PROTO_UDP, 40_001, two_minutes_ago);
+    let (fresh_udp, _) = put_flow(maps, PROTO_UDP, 40_002, now);
+    let st = sweep(maps, (now, hz), &Timeouts::default(), &BTreeSet::from([1])).expect("sweep");
+    assert!(maps.ct_fwd.get(&tcp, 0).is_ok() && maps.ct_rev.get(&tcp_rev, 0).is_ok(), "an idle TCP flow keeps both halves");
+    assert!(maps.ct_fwd.get(&udp, 0).is_err() && maps.ct_rev.get(&udp_rev, 0).is_err(), "an idle UDP flow goes, both halves");
+    assert!(maps.ct_fwd.get(&fresh_udp, 0).is_ok());
+    assert_eq!((st.live, st.expired, st.orphaned), (2, 1, 0));
+
+    // A reverse half whose forward half the LRU evicted: judged alone, by its own protocol.
+    maps.ct_fwd.remove(&tcp).unwrap();
+    let st = sweep(maps, (now, hz), &Timeouts::default(), &BTreeSet::from([1])).expect("sweep");
+    assert!(maps.ct_rev.get(&tcp_rev, 0).is_ok(), "a lone TCP reverse half within the TCP timeout stays");
+    assert_eq!(st.expired, 0);
 }

@@ -4,8 +4,9 @@
 //! inlines: see `eplink_abi::flow`). Userspace has no system call for jiffies, so it asks
 //! the kernel through the object's `eplink_clock` program: one `BPF_PROG_TEST_RUN` returns
 //! `bpf_jiffies64()` and `bpf_ktime_get_ns()` read in the same instant. The rate (HZ) is
-//! measured once: the jiffies between two jiffy edges at least `CALIBRATION` apart, over
-//! the nanoseconds between them.
+//! measured once, from jiffy edge to jiffy edge over at least 50 ms, and snapped to the
+//! common `CONFIG_HZ` values (100, 250, 300, 1000) when it is within 5 % of one; anything
+//! else is measured again over half a second and rounded.
 //!
 //! The program is pinned as `clock` in the pin directory next to the maps, so the `eplink`
 //! CLI reads flow ages from the pins alone, like everything else.
@@ -23,9 +24,13 @@ use crate::{Error, Result};
 /// Name of the clock program's pin in the pin directory.
 pub const CLOCK_PIN: &str = "clock";
 
-/// The shortest span HZ is measured over. Measured from one jiffy edge to another, the
-/// error is the few microseconds between two samples: HZ comes out within 0.1 %.
-const CALIBRATION_NS: u64 = 20_000_000;
+/// The span HZ is first measured over. An edge sampled late (the thread was preempted)
+/// shifts the result by that delay over the span: 1 ms in 50 ms is 2 %.
+const SPAN_NS: u64 = 50_000_000;
+/// The span of the second measurement, when the first is not near a common value.
+const LONG_SPAN_NS: u64 = 500_000_000;
+/// `CONFIG_HZ` values kernels are built with.
+const COMMON_HZ: [u32; 4] = [100, 250, 300, 1000];
 /// Jiffies that do not advance for this long mean a kernel without a tick: give up.
 const STALL: Duration = Duration::from_secs(2);
 
@@ -89,15 +94,24 @@ impl Clock {
     }
 
     fn measure_hz(&self) -> Result<u64> {
-        let first_edge = self.next_edge(self.sample()?)?;
-        let mut edge = first_edge;
-        while edge.mono_ns - first_edge.mono_ns < CALIBRATION_NS {
+        let raw = self.measure_over(SPAN_NS)?;
+        if let Some(hz) = COMMON_HZ.into_iter().find(|hz| (raw - f64::from(*hz)).abs() <= f64::from(*hz) * 0.05) {
+            return Ok(u64::from(hz));
+        }
+        let raw = self.measure_over(LONG_SPAN_NS)?;
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a positive rate of a few thousand at most")]
+        Ok(raw.round() as u64)
+    }
+
+    /// Jiffies per second between two jiffy edges at least `span_ns` apart.
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    fn measure_over(&self, span_ns: u64) -> Result<f64> {
+        let first = self.next_edge(self.sample()?)?;
+        let mut edge = first;
+        while edge.mono_ns - first.mono_ns < span_ns {
             edge = self.next_edge(edge)?;
         }
-        let jiffies = u128::from(edge.jiffies - first_edge.jiffies);
-        let ns = u128::from(edge.mono_ns - first_edge.mono_ns);
-        // Round to the nearest whole HZ.
-        Ok(u64::try_from((jiffies * 1_000_000_000 + ns / 2) / ns).unwrap_or(u64::MAX))
+        Ok((edge.jiffies - first.jiffies) as f64 * 1e9 / (edge.mono_ns - first.mono_ns) as f64)
     }
 
     /// The first sample after `s` whose jiffies differ from `s`'s.

@@ -96,7 +96,7 @@ impl Dataplane {
         Ok(Dataplane { ebpf, maps, pin_dir: opts.pin_dir.clone(), clock: None })
     }
 
-    /// The dataplane's clock (HZ is measured on first use, in about 20 ms).
+    /// The dataplane's clock (HZ is measured on first use, in about 50 ms).
     pub fn clock(&mut self) -> Result<&Clock> {
         if self.clock.is_none() {
             self.clock = Some(Clock::open_pinned(&self.pin_dir)?);

@@ -33,6 +33,7 @@ pub struct Maps {
     pub global_stats: PerCpuArray<MapData, u64>,
     pub flow_cache: PerCpuArray<MapData, CacheSlot>,
     pub flow_cache_epoch: Array<MapData, u32>,
+    pub flow_cache_keygen: Array<MapData, u32>,
 }
 
 /// One tracked flow, both directions joined.
@@ -96,6 +97,7 @@ impl Maps {
             global_stats: typed(get(abi::MAP_GLOBAL_STATS), abi::MAP_GLOBAL_STATS)?,
             flow_cache: typed(get(abi::MAP_FLOW_CACHE), abi::MAP_FLOW_CACHE)?,
             flow_cache_epoch: typed(get(abi::MAP_FLOW_CACHE_EPOCH), abi::MAP_FLOW_CACHE_EPOCH)?,
+            flow_cache_keygen: typed(get(abi::MAP_FLOW_CACHE_KEYGEN), abi::MAP_FLOW_CACHE_KEYGEN)?,
         })
     }
 
@@ -126,7 +128,13 @@ impl Maps {
     pub fn remove_iface(&mut self, ifindex: u32, vlan: u16) -> Result<()> {
         let key = IfaceKey { ifindex, vlan: u32::from(vlan) };
         if key.in_array() {
-            self.ifaces.set(ifindex, IfaceInfo::default(), 0).map_err(map_err(abi::MAP_IFACES))
+            self.ifaces.set(ifindex, IfaceInfo::default(), 0).map_err(map_err(abi::MAP_IFACES))?;
+            // Not where this program version puts it, but `served_ifaces` lists it if some
+            // other writer did: remove it there too.
+            match self.ifaces_ext.remove(&key) {
+                Err(MapError::SyscallError(e)) if e.io_error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                r => r.map_err(map_err(abi::MAP_IFACES_EXT)),
+            }
         } else {
             self.ifaces_ext.remove(&key).map_err(map_err(abi::MAP_IFACES_EXT))
         }
@@ -239,36 +247,36 @@ impl Maps {
         self.ct_fwd.remove(&f.key).ok();
     }
 
-    /// The flow cache's epoch (0: the cache is off).
+    /// The flow cache's current epoch (0: the cache is off).
     pub fn flow_cache_epoch(&self) -> Result<u32> {
         self.flow_cache_epoch.get(&0, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
     }
 
-    /// Turns the program's flow cache on (keeping a running epoch) or off.
+    /// Starts a new flow cache epoch, higher than any used before (wrapping past 0), and
+    /// makes it current.
+    fn next_epoch(&mut self) -> Result<()> {
+        let last = self.flow_cache_epoch.get(&1, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))?;
+        let next = if last == u32::MAX { 1 } else { last + 1 };
+        // `last` first: whatever happens next, no epoch is ever handed out twice.
+        self.flow_cache_epoch.set(1, next, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))?;
+        self.flow_cache_epoch.set(0, next, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
+    }
+
+    /// Turns the program's flow cache on or off. Turning it on keeps a running epoch or
+    /// starts a new one, so slots filled before it was turned off never serve again.
     pub fn set_flow_cache(&mut self, on: bool) -> Result<()> {
-        let epoch = self.flow_cache_epoch()?;
-        let want = match (on, epoch) {
-            (false, _) => 0,
-            (true, 0) => 1,
-            (true, e) => e,
-        };
-        if want == epoch {
-            return Ok(());
+        match (on, self.flow_cache_epoch()?) {
+            (true, 0) => self.next_epoch(),
+            (false, e) if e != 0 => self.flow_cache_epoch.set(0, 0, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH)),
+            _ => Ok(()),
         }
-        self.flow_cache_epoch.set(0, want, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
     }
 
     /// Invalidates every flow cache slot on every CPU (a new epoch), so deleted flows stop
     /// forwarding at once. Deleting only idle flows needs none of this: a slot serves at
     /// most `flow::CACHE_JIFFIES` after the flow's last table lookup.
     pub fn invalidate_flow_cache(&mut self) -> Result<()> {
-        match self.flow_cache_epoch()? {
-            0 => Ok(()),
-            e => {
-                let next = if e == u32::MAX { 1 } else { e + 1 };
-                self.flow_cache_epoch.set(0, next, 0).map_err(map_err(abi::MAP_FLOW_CACHE_EPOCH))
-            }
-        }
+        if self.flow_cache_epoch()? == 0 { Ok(()) } else { self.next_epoch() }
     }
 
     /// Deletes every flow of the given ENIs in one pass over each table, including reverse
@@ -284,7 +292,8 @@ impl Maps {
         for k in &orphans {
             self.ct_rev.remove(k).ok();
         }
-        if !doomed.is_empty() || !orphans.is_empty() {
+        // Even if the tables held none: the LRU may have evicted a flow a slot still holds.
+        if !enis.is_empty() {
             self.invalidate_flow_cache()?;
         }
         Ok(doomed.len())

@@ -546,6 +546,7 @@ fn cached_slots(fx: &Fx) -> usize {
 
 #[test]
 fn flow_cache_translates_like_the_flow_table_and_a_flush_takes_effect_at_once() {
+    pin_to_one_cpu();
     let mut fx = Fx::new();
     let port = open(&mut fx, 40_000);
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
@@ -574,6 +575,7 @@ fn flow_cache_translates_like_the_flow_table_and_a_flush_takes_effect_at_once() 
 
 #[test]
 fn replies_served_from_the_flow_cache_match_the_flow_table() {
+    pin_to_one_cpu();
     let mut fx = Fx::new();
     let port = open(&mut fx, 40_000);
     let reply = frame::tcp(FROM_LB, (VIP, 80), (SNAT, port), frame::ACK, b"y");
@@ -589,6 +591,7 @@ fn replies_served_from_the_flow_cache_match_the_flow_table() {
 
 #[test]
 fn fin_and_rst_bypass_the_flow_cache_so_the_flow_table_records_them() {
+    pin_to_one_cpu();
     let mut fx = Fx::new();
     open(&mut fx, 40_000);
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
@@ -603,6 +606,7 @@ fn fin_and_rst_bypass_the_flow_cache_so_the_flow_table_records_them() {
 
 #[test]
 fn disconnecting_a_zone_stops_cached_flows_too() {
+    pin_to_one_cpu();
     let mut fx = Fx::new();
     open(&mut fx, 40_000);
     let data = frame::tcp(TO_GW, (CLIENT, 40_000), (ENI, 80), frame::ACK, b"x");
@@ -633,4 +637,44 @@ fn an_interface_beyond_the_ifaces_array_is_served_through_ifaces_ext() {
     fx.dp.maps_mut().remove_iface(big, 0).unwrap();
     assert_eq!(fx.consumer(&syn(40_001)).1, Outcome::Forwarded, "the array's interfaces are untouched");
     assert_eq!(fx.run(&syn(40_002), big).1, Outcome::PassUnknownInterface);
+}
+
+/// Keeps this thread on one CPU: the flow cache is per CPU, and `test_run` runs on the
+/// caller's CPU.
+fn pin_to_one_cpu() {
+    // SAFETY: sched_setaffinity on the calling thread (0) with a CPU set we own.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw const set)
+    };
+    assert_eq!(rc, 0, "sched_setaffinity: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_cached_reply_translation_never_serves_a_new_flow_that_reuses_its_key() {
+    pin_to_one_cpu();
+    let mut fx = Fx::new();
+    let port = open(&mut fx, 40_000);
+    let reply = frame::tcp(FROM_LB, (VIP, 80), (SNAT, port), frame::ACK, b"y");
+    fx.provider(&reply);
+    assert_eq!(inspect(&fx.provider(&reply).0.frame).dport, 40_000, "served from the cache");
+
+    // The LRU evicts the flow (no flush, so no new epoch), then new flows arrive until one
+    // is given the same SNAT port: the same reverse key, for another client port.
+    let (fwd_key, fwd) = fx.dp.maps().ct_fwd.iter().map(Result::unwrap).next().unwrap();
+    let rev_key = eplink_dataplane::Maps::reverse_key(&fwd_key, &fwd);
+    fx.dp.maps_mut().ct_fwd.remove(&fwd_key).unwrap();
+    fx.dp.maps_mut().ct_rev.remove(&rev_key).unwrap();
+    // Quickly (no counter reads): the cached slot serves for about a second.
+    let consumer = fx.gw.consumer_if;
+    let prog = fx.dp.program().unwrap();
+    let taker = (1024..u16::MAX)
+        .filter(|&sport| sport != 40_000)
+        .find(|&sport| inspect(&fixture::run(prog, &syn(sport), consumer, 1).unwrap().frame).sport == port)
+        .expect("some flow gets the port");
+
+    let (r, o) = fx.provider(&reply);
+    assert_eq!(o, Outcome::Reversed);
+    assert_eq!(inspect(&r.frame).dport, taker, "the reply reaches the flow that owns the key now");
 }

@@ -1,15 +1,17 @@
 //! Connection tracking: flow lookup, creation with collision-safe SNAT port allocation,
 //! and refresh of flow state.
 
+use core::intrinsics::{atomic_xadd, AtomicOrdering::Relaxed};
+
 use aya_ebpf::{bindings::BPF_NOEXIST, helpers::generated::bpf_jiffies64};
 use eplink_abi::{
     flow::{seen_bits, TOUCH_JIFFIES},
     port::{candidate, finish, mix, PORT_TRIES},
-    Addr, FlowKey, FwdEntry, Outcome, ZoneConn, SNAT_POOL_SIZE,
+    cache_slot, Addr, FlowKey, FwdEntry, Outcome, ZoneConn, SNAT_POOL_SIZE,
 };
 
 use crate::{
-    maps::{Scratch, CT_FWD, CT_REV, SNAT_POOLS},
+    maps::{Scratch, CT_FWD, CT_REV, FLOW_CACHE_KEYGEN, SNAT_POOLS},
     set_v4, v4, Exit, NextHop,
 };
 
@@ -32,6 +34,17 @@ pub fn touch(last_seen: &mut u64, flags: &mut u32, tcp_flags: u8, now: u64) {
     }
     if now > *last_seen + TOUCH_JIFFIES {
         *last_seen = now;
+    }
+}
+
+/// Marks that the flow-table key `k` was created or deleted: flow cache slots of its slot
+/// index filled before this no longer serve (see `eplink_abi::MAP_FLOW_CACHE_KEYGEN`).
+#[inline(always)]
+pub fn bump_keygen(k: &FlowKey) {
+    if let Some(g) = FLOW_CACHE_KEYGEN.get_ptr_mut(cache_slot(k)) {
+        // SAFETY: an aligned u32 inside an array map value, valid for the program's run;
+        // every writer adds atomically (BPF_ATOMIC add).
+        unsafe { atomic_xadd::<u32, u32, { Relaxed }>(g, 1) };
     }
 }
 
@@ -130,7 +143,11 @@ pub fn create(sc: &mut Scratch, zc: &ZoneConn, nf: &NewFlow) -> Result<u16, Exit
             fwd.nh_dmac = nh.dmac;
         }
         return match CT_FWD.insert(key, &*fwd, u64::from(BPF_NOEXIST)) {
-            Ok(()) => Ok(fwd.nat_sport_be),
+            Ok(()) => {
+                bump_keygen(key);
+                bump_keygen(rev_key);
+                Ok(fwd.nat_sport_be)
+            }
             Err(e) => {
                 // Undo our reverse entry; if the LRU already evicted it there is nothing to undo.
                 CT_REV.remove(&*rev_key).ok();

@@ -11,10 +11,15 @@
 //! Packets with SYN, FIN or RST always use the table, which records them. Per CPU, a slot
 //! is only ever written by the program running on that CPU: no torn reads.
 //!
-//! The fast path handles a packet completely or not at all: every check that could send
-//! it elsewhere (no flow, a zone connection that changed, a next hop to look up again, a
-//! reply that needs a VLAN tag) comes before the first write, and then the packet goes to
-//! the full pipeline in `main.rs`, which handles it from scratch.
+//! A slot also records its slot index's key generation (`FLOW_CACHE_KEYGEN`, shared): the
+//! program bumps it whenever it creates or deletes a flow-table key of that index, so a key
+//! the LRU evicted and gave to a new flow never reaches the old flow's translation.
+//!
+//! The fast path handles a packet completely or changes no flow state: every check that
+//! could send it elsewhere (no flow, a zone connection that changed, a next hop to look up
+//! again, a reply that needs a VLAN tag) comes before the first write to a flow, and then
+//! the packet goes to the full pipeline in `main.rs`, which handles it from scratch. (It may
+//! empty the cache slot that failed it.)
 
 use aya_ebpf::{bindings::xdp_action, helpers::generated::bpf_redirect, programs::XdpContext};
 use eplink_abi::{
@@ -25,7 +30,7 @@ use eplink_abi::{
 
 use crate::{
     bucket, ct,
-    maps::{CT_FWD, CT_REV, FLOW_CACHE, FLOW_CACHE_EPOCH, IFACES, ZONE_CONNS},
+    maps::{CT_FWD, CT_REV, FLOW_CACHE, FLOW_CACHE_EPOCH, FLOW_CACHE_KEYGEN, IFACES, ZONE_CONNS},
     nat::{self, Targets, Words},
     parse::{self, load, Plain, PLAIN_L3, PLAIN_L4, TCP_CSUM_OFF, UDP_CSUM_OFF},
     stats, v4,
@@ -51,22 +56,38 @@ pub fn established(ctx: &XdpContext) -> Option<u32> {
         }
     };
     let key = key(&old, scope, p.proto);
-    let slot = FLOW_CACHE.get_ptr_mut(cache_slot(&key))?;
+    let index = cache_slot(&key);
+    let slot = FLOW_CACHE.get_ptr_mut(index)?;
     // SAFETY: per-CPU slot: only the program on this CPU writes it, and XDP runs without
     // preemption, so nothing else touches it while this reference lives.
     let slot = unsafe { &mut *slot };
+    let keygen = FLOW_CACHE_KEYGEN.get_ptr_mut(index)?;
+    // SAFETY: an aligned u32 in an array map value; writers add atomically, so a plain
+    // volatile load sees some whole value.
+    let keygen = unsafe { core::ptr::read_volatile(keygen) };
     let now = ct::now_jiffies();
     let epoch = FLOW_CACHE_EPOCH.get(0).copied().unwrap_or(0);
     let hit = epoch != 0
         && p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0
         && slot.epoch == epoch
-        && now < slot.valid_until
+        && slot.keygen == keygen
+        && jiffies_before(now, slot.valid_until)
         && slot.key == key;
-    if !hit {
-        if dir == DIR_FORWARD { fill_forward(slot, &key, &p, now)? } else { fill_reverse(slot, &key, &p, now)? }
+    let zc = if hit {
+        let Some(zc) = live_zone(slot.eni, slot.generation) else {
+            // Let the full pipeline count it (and drop a stale flow); stop serving the slot.
+            slot.epoch = 0;
+            return None;
+        };
+        zc
+    } else {
+        // The key generation is read before the table: a key re-created after this read
+        // bumps it, and the slot filled now stops serving.
+        let zc = if dir == DIR_FORWARD { fill_forward(slot, &key, &p, now)? } else { fill_reverse(slot, &key, &p, now)? };
         slot.epoch = epoch;
-    }
-    let zc = live_zone(slot.eni, slot.generation)?;
+        slot.keygen = keygen;
+        zc
+    };
     let bytes = (p.end - p.data) as u64;
     if let Err(x) = bucket::charge(slot.eni, dir, bytes, zc) {
         stats::count(x.outcome, x.eni, bytes);
@@ -105,10 +126,11 @@ fn live_zone(eni: u32, generation: u32) -> Option<&'static ZoneConn> {
     (zc.generation == generation && zc.state == ZONE_CONNECTED).then_some(zc)
 }
 
-/// Fills `slot` from the forward flow table, if the flow exists and its next hop is fresh;
-/// refreshes the flow's `last_seen` and flags.
+/// Fills `slot` from the forward flow table, if the flow exists, its zone connection still
+/// forwards and its next hop is fresh; refreshes the flow's `last_seen` and flags. Nothing
+/// is written unless every check passes.
 #[inline(always)]
-fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<()> {
+fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<&'static ZoneConn> {
     let e = CT_FWD.get_ptr_mut(key)?;
     // SAFETY: LRU map value, valid for the program's run; concurrent writers only set flag
     // bits, refresh the timestamp or re-cache the same next hop: benign races.
@@ -117,6 +139,7 @@ fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     if e.nh_ifindex == 0 || now >= nh_until {
         return None;
     }
+    let zc = live_zone(e.eni, e.generation)?;
     ct::touch(&mut e.last_seen, &mut e.flags, p.tcp_flags, now);
     slot.key = *key;
     slot.macs[0..6].copy_from_slice(&e.nh_dmac);
@@ -127,20 +150,22 @@ fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     slot.ifindex = e.nh_ifindex;
     slot.eni = e.eni;
     slot.generation = e.generation;
-    slot.valid_until = if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES };
-    Some(())
+    slot.valid_until = low32(if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES });
+    Some(zc)
 }
 
-/// Fills `slot` from the reverse flow table, if the flow exists and its consumer side is
-/// untagged; refreshes the flow's `last_seen` and flags.
+/// Fills `slot` from the reverse flow table, if the flow exists, its zone connection still
+/// forwards and its consumer side is untagged; refreshes the flow's `last_seen` and flags.
+/// Nothing is written unless every check passes.
 #[inline(always)]
-fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<()> {
+fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Option<&'static ZoneConn> {
     let r = CT_REV.get_ptr_mut(key)?;
     // SAFETY: LRU map value, valid for the program's run; see `fill_forward`.
     let r = unsafe { &mut *r };
     if r.vlan != 0 {
         return None;
     }
+    let zc = live_zone(r.eni, r.generation)?;
     ct::touch(&mut r.last_seen, &mut r.flags, p.tcp_flags, now);
     slot.key = *key;
     slot.macs[0..6].copy_from_slice(&r.client_mac);
@@ -151,8 +176,22 @@ fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     slot.ifindex = r.ifindex;
     slot.eni = r.eni;
     slot.generation = r.generation;
-    slot.valid_until = now + CACHE_JIFFIES;
-    Some(())
+    slot.valid_until = low32(now + CACHE_JIFFIES);
+    Some(zc)
+}
+
+/// The low 32 bits of a jiffy count (slot windows are far below 2^31 jiffies).
+#[inline(always)]
+#[expect(clippy::cast_possible_truncation, reason = "wrapping 32-bit jiffies, by design")]
+fn low32(jiffies: u64) -> u32 {
+    jiffies as u32
+}
+
+/// Whether jiffy `now` is before `until` (both wrapping 32-bit).
+#[inline(always)]
+#[expect(clippy::cast_possible_wrap, reason = "serial-number comparison")]
+fn jiffies_before(now: u64, until: u32) -> bool {
+    (until.wrapping_sub(low32(now)) as i32) > 0
 }
 
 /// A ports word (native order of the packet bytes) from two ports as read.

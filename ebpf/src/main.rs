@@ -8,7 +8,7 @@
 #![no_std]
 #![no_main]
 #![feature(core_intrinsics, asm_experimental_arch)]
-#![allow(internal_features, reason = "atomic_cxchg: see bucket.rs")]
+#![allow(internal_features, reason = "atomic_cxchg and atomic_xadd: see bucket.rs")]
 
 mod bucket;
 mod ct;
@@ -213,8 +213,8 @@ fn forward(ctx: &XdpContext, eth: &Eth, ip: &Ipv4, iface: &IfaceInfo, ifindex: u
         let zc = match connected_zone(e.eni, Some(e.generation)) {
             Ok(zc) => zc,
             Err(x) => {
-                if x.outcome == Outcome::DropStaleFlow {
-                    CT_FWD.remove(&sc.key).ok();
+                if x.outcome == Outcome::DropStaleFlow && CT_FWD.remove(&sc.key).is_ok() {
+                    ct::bump_keygen(&sc.key);
                 }
                 return Err(x);
             }

@@ -60,9 +60,13 @@ pub static GLOBAL_STATS: PerCpuArray<u64> = PerCpuArray::pinned(OUTCOME_COUNT as
 #[map(name = "FLOW_CACHE")]
 pub static FLOW_CACHE: PerCpuArray<CacheSlot> = PerCpuArray::pinned(FLOW_CACHE_SLOTS, 0);
 
-/// The flow cache's epoch (one `u32`; 0 = cache off), bumped by the daemon.
+/// The flow cache's `[current, last]` epochs (current 0 = cache off), set by the daemon.
 #[map(name = "FLOW_CACHE_EPOCH")]
-pub static FLOW_CACHE_EPOCH: Array<u32> = Array::pinned(1, 0);
+pub static FLOW_CACHE_EPOCH: Array<u32> = Array::pinned(2, 0);
+
+/// Key generations of the flow cache's slot indexes, shared by all CPUs (see `ct.rs`).
+#[map(name = "FLOW_CACHE_KEYGEN")]
+pub static FLOW_CACHE_KEYGEN: Array<u32> = Array::pinned(FLOW_CACHE_SLOTS, 0);
 
 /// Per-CPU scratch space for the large structures of the slow paths: the BPF stack is
 /// 512 bytes and the inlined pipeline would not fit. Not pinned: it holds no state.

@@ -235,7 +235,7 @@ pub fn hash_maps_view(maps: &Maps) -> Result<Vec<MapRow>> {
 fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
     use abi::{
         MAP_BUCKETS as BK, MAP_CT_FWD as CF, MAP_CT_REV as CR, MAP_ENI_STATS as ES, MAP_ENIS as EN,
-        MAP_FLOW_CACHE as FC, MAP_FLOW_CACHE_EPOCH as FE, MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_IFACES_EXT as IX,
+        MAP_FLOW_CACHE as FC, MAP_FLOW_CACHE_EPOCH as FE, MAP_FLOW_CACHE_KEYGEN as FK, MAP_GLOBAL_STATS as GS, MAP_IFACES as IF, MAP_IFACES_EXT as IX,
         MAP_SNAT_POOLS as SP, MAP_ZONE_CONNS as ZC,
     };
     let keys = "keys";
@@ -257,6 +257,7 @@ fn map_rows(maps: &Maps, arrays: bool) -> Result<Vec<MapRow>> {
             (GS, info_of(GS, &maps.global_stats)?, count_ok(GS, maps.global_stats.iter(), |v| v.iter().any(|c| *c != 0))?, cpu_slots),
             (FC, info_of(FC, &maps.flow_cache)?, count_ok(FC, maps.flow_cache.iter(), |v| v.iter().any(|s| *s != CacheSlot::default()))?, cpu_slots),
             (FE, info_of(FE, &maps.flow_cache_epoch)?, count_ok(FE, maps.flow_cache_epoch.iter(), |v| *v != 0)?, slots),
+            (FK, info_of(FK, &maps.flow_cache_keygen)?, count_ok(FK, maps.flow_cache_keygen.iter(), |v| *v != 0)?, slots),
         ]);
         // Keep `ALL_MAPS` order for the table.
         let order = |n: &str| abi::ALL_MAPS.iter().position(|m| *m == n).unwrap_or(usize::MAX);

@@ -2,7 +2,7 @@
 //! and flows of ENIs that are no longer published. LRU eviction stays the backstop when a
 //! table is full; this keeps tables from filling with dead flows in the first place.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use eplink_dataplane::{
     abi::flow::{expired, Timeouts},
@@ -27,6 +27,9 @@ pub struct SweepStats {
 pub fn sweep(maps: &mut Maps, (now, hz): (u64, u64), timeouts: &Timeouts, known: &BTreeSet<u32>) -> Result<SweepStats, ReconcileError> {
     let mut st = SweepStats::default();
     let mut gone_enis = BTreeSet::new();
+    // Reverse halves of the flows that stay: judged with their forward half above, never
+    // again on their own below.
+    let mut kept_rev = HashSet::new();
     for f in maps.flows()? {
         let (flags, last) = match &f.rev {
             Some(r) => (f.fwd.flags | r.flags, f.fwd.last_seen.max(r.last_seen)),
@@ -39,18 +42,22 @@ pub fn sweep(maps: &mut Maps, (now, hz): (u64, u64), timeouts: &Timeouts, known:
             maps.remove_flow(&f);
             st.expired += 1;
         } else {
+            kept_rev.insert(Maps::reverse_key(&f.key, &f.fwd));
             st.live += 1;
         }
     }
     if !gone_enis.is_empty() {
         maps.flush_flows(&gone_enis)?;
     }
-    // Reverse entries without a forward half (the LRU evicted it) that went idle.
+    // Reverse entries without a forward half (the LRU evicted it) that went idle, by their
+    // own protocol's timeout.
     let stale: Vec<_> = maps
         .ct_rev
         .iter()
         .filter_map(Result::ok)
-        .filter(|(_, r)| expired(0, r.flags, r.last_seen, now, hz, timeouts) || !known.contains(&r.eni))
+        .filter(|(k, r)| {
+            !kept_rev.contains(k) && (expired(k.proto(), r.flags, r.last_seen, now, hz, timeouts) || !known.contains(&r.eni))
+        })
         .map(|(k, _)| k)
         .collect();
     for k in &stale {

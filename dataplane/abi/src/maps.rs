@@ -33,13 +33,19 @@ pub const MAP_GLOBAL_STATS: &str = "GLOBAL_STATS";
 /// Per-CPU exact-match flow cache in front of the flow tables: array of `FLOW_CACHE_SLOTS`
 /// `CacheSlot`s per CPU, indexed by `cache_slot(key)`. Written by the program only.
 pub const MAP_FLOW_CACHE: &str = "FLOW_CACHE";
-/// The flow cache's epoch: array of one `u64`. A slot is valid only if it was filled in the
-/// current epoch; the daemon bumps it whenever it deletes flows that may still be in use,
-/// and 0 turns the cache off.
+/// The flow cache's epoch: array of two `u32`s, `[current, last]`. A slot is valid only if
+/// it was filled in the current epoch; the daemon starts a new one whenever it deletes flows
+/// that may still be in use. Current 0 turns the cache off; `last` is the highest epoch ever
+/// used, so turning the cache back on never revives old slots.
 pub const MAP_FLOW_CACHE_EPOCH: &str = "FLOW_CACHE_EPOCH";
+/// Key generations of the flow cache: array of `FLOW_CACHE_SLOTS` `u32`s, shared by all
+/// CPUs, indexed by `cache_slot(key)`. The program bumps an entry whenever it creates or
+/// deletes a flow-table key of that slot index, and a slot filled before the bump no longer
+/// serves: a key the LRU evicted and then gave to another flow never reaches the old one.
+pub const MAP_FLOW_CACHE_KEYGEN: &str = "FLOW_CACHE_KEYGEN";
 
 /// Every map name, for pinning, inspection and clean-up.
-pub const ALL_MAPS: [&str; 12] = [
+pub const ALL_MAPS: [&str; 13] = [
     MAP_IFACES,
     MAP_IFACES_EXT,
     MAP_ENIS,
@@ -52,6 +58,7 @@ pub const ALL_MAPS: [&str; 12] = [
     MAP_GLOBAL_STATS,
     MAP_FLOW_CACHE,
     MAP_FLOW_CACHE_EPOCH,
+    MAP_FLOW_CACHE_KEYGEN,
 ];
 
 /// Name of the XDP program in the object file.
@@ -292,17 +299,18 @@ pub struct RevEntry {
 /// Value of `FLOW_CACHE` (per CPU): one established flow's translation, as the fast path
 /// applies it, copied from its flow-table entry. One cache line.
 ///
-/// A slot serves packets of `key` while `epoch` is the current epoch and the jiffies are
-/// below `valid_until` (at most `flow::CACHE_JIFFIES` after the fill, and never past the
-/// flow's next-hop re-validation); the zone connection is still checked on every packet.
-/// Packets with SYN, FIN or RST skip the cache, so the flow table records them.
+/// A slot serves packets of `key` while `epoch` is the current epoch, `keygen` the key
+/// generation of its slot index, and the jiffies are below `valid_until` (at most
+/// `flow::CACHE_JIFFIES` after the fill, and never past the flow's next-hop
+/// re-validation); the zone connection is still checked on every packet. Packets with SYN,
+/// FIN or RST skip the cache, so the flow table records them.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheSlot {
     pub key: FlowKey,
     /// The frame's new first 12 bytes: destination MAC, then source MAC.
     pub macs: [u8; 12],
-    /// Epoch of the fill (0: never filled).
+    /// Epoch of the fill (0: never filled, or emptied).
     pub epoch: u32,
     /// New source address, destination address and ports, as native-order words of the
     /// packet bytes (source port first).
@@ -314,8 +322,11 @@ pub struct CacheSlot {
     pub eni: u32,
     /// Generation of the zone connection the flow belongs to.
     pub generation: u32,
-    /// First jiffy at which the slot no longer serves.
-    pub valid_until: u64,
+    /// `FLOW_CACHE_KEYGEN[cache_slot(key)]` when the slot was filled.
+    pub keygen: u32,
+    /// Low 32 bits of the first jiffy at which the slot no longer serves (compared with
+    /// wrapping arithmetic: windows are far below 2^31 jiffies).
+    pub valid_until: u32,
 }
 
 /// The flow cache slot of a key: a multiplicative hash of its four words.
