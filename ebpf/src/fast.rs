@@ -141,16 +141,9 @@ fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     }
     let zc = live_zone(e.eni, e.generation)?;
     ct::touch(&mut e.last_seen, &mut e.flags, p.tcp_flags, now);
-    slot.key = *key;
-    slot.macs[0..6].copy_from_slice(&e.nh_dmac);
-    slot.macs[6..12].copy_from_slice(&e.nh_smac);
-    slot.new_src = u32::from_ne_bytes(v4(&e.nat_src));
-    slot.new_dst = u32::from_ne_bytes(v4(&e.nat_dst));
-    slot.new_ports = ports(e.nat_sport_be, key.dport_be);
-    slot.ifindex = e.nh_ifindex;
-    slot.eni = e.eni;
-    slot.generation = e.generation;
-    slot.valid_until = low32(if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES });
+    let until = if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES };
+    let new = Words { src: u32::from_ne_bytes(v4(&e.nat_src)), dst: u32::from_ne_bytes(v4(&e.nat_dst)), ports: ports(e.nat_sport_be, key.dport_be) };
+    write_slot(slot, key, (&e.nh_dmac, &e.nh_smac), &new, (e.nh_ifindex, e.eni, e.generation), until);
     Some(zc)
 }
 
@@ -167,17 +160,31 @@ fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     }
     let zc = live_zone(r.eni, r.generation)?;
     ct::touch(&mut r.last_seen, &mut r.flags, p.tcp_flags, now);
-    slot.key = *key;
-    slot.macs[0..6].copy_from_slice(&r.client_mac);
-    slot.macs[6..12].copy_from_slice(&r.gateway_mac);
-    slot.new_src = u32::from_ne_bytes(v4(&r.eni_addr));
-    slot.new_dst = u32::from_ne_bytes(v4(&r.client));
-    slot.new_ports = ports(key.sport_be, r.client_port_be);
-    slot.ifindex = r.ifindex;
-    slot.eni = r.eni;
-    slot.generation = r.generation;
-    slot.valid_until = low32(now + CACHE_JIFFIES);
+    let new = Words { src: u32::from_ne_bytes(v4(&r.eni_addr)), dst: u32::from_ne_bytes(v4(&r.client)), ports: ports(key.sport_be, r.client_port_be) };
+    write_slot(slot, key, (&r.client_mac, &r.gateway_mac), &new, (r.ifindex, r.eni, r.generation), now + CACHE_JIFFIES);
     Some(zc)
+}
+
+/// Writes a flow's translation into its cache slot (the caller sets epoch and key generation).
+#[inline(always)]
+fn write_slot(
+    slot: &mut CacheSlot,
+    key: &FlowKey,
+    (dst_mac, src_mac): (&[u8; 6], &[u8; 6]),
+    new: &Words,
+    (ifindex, eni, generation): (u32, u32, u32),
+    valid_until: u64,
+) {
+    slot.key = *key;
+    slot.macs[0..6].copy_from_slice(dst_mac);
+    slot.macs[6..12].copy_from_slice(src_mac);
+    slot.new_src = new.src;
+    slot.new_dst = new.dst;
+    slot.new_ports = new.ports;
+    slot.ifindex = ifindex;
+    slot.eni = eni;
+    slot.generation = generation;
+    slot.valid_until = low32(valid_until);
 }
 
 /// The low 32 bits of a jiffy count (slot windows are far below 2^31 jiffies).
