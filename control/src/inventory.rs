@@ -71,6 +71,9 @@ pub struct Inventory {
     /// Dataplane settings (XDP program, pinned maps, flow timeouts).
     #[serde(default)]
     pub dataplane: DataplaneConfig,
+    /// Health probes of service resources (R24).
+    #[serde(default)]
+    pub health: HealthConfig,
     /// Zones of the region.
     pub zones: Vec<Zone>,
     /// Accounts and their AccessKeys.
@@ -139,6 +142,56 @@ impl Default for DnsConfig {
 }
 fn default_dns_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8053))
+}
+
+/// Health probes of service resources (R24): every `interval_ms` the daemon connects (TCP)
+/// to each attached resource's VIP and `health_check_port`; `fall` failures in a row make a
+/// resource unhealthy and move its zone connections to another resource of the same zone,
+/// `rise` successes make it healthy again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Whether the daemon probes at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Time between probe rounds, in milliseconds.
+    #[serde(default = "default_health_interval_ms")]
+    pub interval_ms: u64,
+    /// Connect timeout of one probe, in milliseconds (below `interval_ms`).
+    #[serde(default = "default_health_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Failures in a row that make a healthy resource unhealthy.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Successes in a row that make an unhealthy resource healthy.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+}
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: default_true(),
+            interval_ms: default_health_interval_ms(),
+            timeout_ms: default_health_timeout_ms(),
+            fall: default_fall(),
+            rise: default_rise(),
+        }
+    }
+}
+fn default_true() -> bool {
+    true
+}
+fn default_health_interval_ms() -> u64 {
+    2_000
+}
+fn default_health_timeout_ms() -> u64 {
+    1_000
+}
+fn default_fall() -> u32 {
+    3
+}
+fn default_rise() -> u32 {
+    2
 }
 
 /// Dataplane settings.
@@ -464,6 +517,16 @@ impl Inventory {
         }
         if self.zones.is_empty() {
             return Err(invalid("zones", "at least one zone is required"));
+        }
+        let h = &self.health;
+        if h.interval_ms < 100 {
+            return Err(invalid("health.interval_ms", "must be at least 100"));
+        }
+        if h.timeout_ms == 0 || h.timeout_ms >= h.interval_ms {
+            return Err(invalid("health.timeout_ms", "must be positive and below health.interval_ms"));
+        }
+        if h.fall == 0 || h.rise == 0 {
+            return Err(invalid(if h.fall == 0 { "health.fall" } else { "health.rise" }, "must be at least 1"));
         }
         let mut zones = BTreeSet::new();
         for (i, z) in self.zones.iter().enumerate() {
@@ -889,6 +952,17 @@ mod tests {
             Inventory::parse(&text),
             Err(InventoryError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn r24_health_probe_settings_are_checked() {
+        let inv = Inventory::parse(EXAMPLE).unwrap();
+        assert!(inv.health.enabled, "probes are on unless turned off");
+        assert_eq!(err_field(&format!("{EXAMPLE}\n[health]\ntimeout_ms = 2000\n")), "health.timeout_ms");
+        assert_eq!(err_field(&format!("{EXAMPLE}\n[health]\ninterval_ms = 50\n")), "health.interval_ms");
+        assert_eq!(err_field(&format!("{EXAMPLE}\n[health]\nfall = 0\n")), "health.fall");
+        let off = Inventory::parse(&format!("{EXAMPLE}\n[health]\nenabled = false\n")).unwrap();
+        assert!(!off.health.enabled);
     }
 
     #[test]

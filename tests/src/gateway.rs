@@ -259,6 +259,10 @@ pin_dir = "{pin}"
 metrics_listen = "127.0.0.1:{metrics}"
 reconcile_interval_ms = 1000
 
+# Tests start their servers after the daemon; the R24 test turns probes on.
+[health]
+enabled = false
+
 [[zones]]
 id = "{ZONE_A}"
 gateway_interface = "p0"

@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         rt.spawn(metrics_server(m, state.clone(), metrics));
         tracing::info!(%listen, "metrics serving at /metrics");
     }
+    let no_dataplane = args.no_dataplane;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(inv.api.listen)
             .await
@@ -92,6 +93,24 @@ fn main() -> anyhow::Result<()> {
                 tokio::spawn(eplink_control::dns::serve(state.clone(), sock, health));
             }
             Err(e) => tracing::error!(listen = %inv.dns.listen, error = %e, "DNS not served"),
+        }
+        // Health probes of service resources (R24): a failed resource's zone connections
+        // move to another resource of its zone. Never without the dataplane: API-only
+        // daemons cannot reach the VIPs, and every resource would be marked down.
+        if inv.health.enabled && !no_dataplane {
+            let h = &inv.health;
+            let cfg = eplink_control::health::ProbeConfig {
+                interval: std::time::Duration::from_millis(h.interval_ms),
+                timeout: std::time::Duration::from_millis(h.timeout_ms),
+                fall: h.fall,
+                rise: h.rise,
+            };
+            tracing::info!(interval_ms = h.interval_ms, fall = h.fall, rise = h.rise, "resource health probes running");
+            tokio::spawn(eplink_control::health::run(state.clone(), cfg, Box::new(eplink_control::health::default_target)));
+        } else if no_dataplane {
+            tracing::info!("resource health probes off (--no-dataplane)");
+        } else {
+            tracing::warn!("resource health probes off ([health] enabled = false): failed resources keep their zone connections");
         }
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
