@@ -4,9 +4,13 @@
 //! driving it as the provider or a consumer would.
 
 use std::{
-    net::TcpListener,
+    net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -27,6 +31,14 @@ pub const ENI_A: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 100);
 pub const ENI_B: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 1, 100);
 /// Zone B id.
 pub const ZONE_B: &str = "cn-hangzhou-b";
+
+/// The load balancers' health checks once `Gateway::probe_health` gave each its own port:
+/// (load balancer, zone, VIP, health-check port).
+pub const HEALTH_CHECKS: [(&str, &str, Ipv4Addr, u16); 3] = [
+    ("nlb-a1", ZONE_A, Ipv4Addr::new(192, 0, 2, 10), 8081),
+    ("nlb-a2", ZONE_A, Ipv4Addr::new(192, 0, 2, 20), 8082),
+    ("nlb-b1", ZONE_B, Ipv4Addr::new(192, 0, 2, 30), 8083),
+];
 
 /// Where the workspace's binaries are (`target/<profile>/`, next to the running one).
 #[must_use]
@@ -200,6 +212,40 @@ impl Gateway {
             self.topo.maps().zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == eplink_dataplane::abi::ZONE_CONNECTED).count() == 2
         });
         (svc, ep)
+    }
+
+    /// Turns the daemon's resource health probes on, fast (a round every `interval_ms`, two
+    /// failures make a resource unhealthy), and gives every load balancer a health-check port
+    /// of its own (`HEALTH_CHECKS`), so one can fail alone. Call before `start`.
+    pub fn probe_health(&self, interval_ms: u64) {
+        let mut inv = std::fs::read_to_string(&self.inventory).expect("read inventory").replace(
+            "[health]\nenabled = false",
+            &format!("[health]\nenabled = true\ninterval_ms = {interval_ms}\ntimeout_ms = {}\nfall = 2\nrise = 2", interval_ms / 2),
+        );
+        for (_, zone, vip, port) in HEALTH_CHECKS {
+            let zones = format!("zones = [{{ zone = \"{zone}\", vip = \"{vip}\" }}]");
+            let old = format!("health_check_port = 80\n{zones}");
+            assert!(inv.contains(&old), "inventory layout changed: {old}");
+            inv = inv.replace(&old, &format!("health_check_port = {port}\n{zones}"));
+        }
+        std::fs::write(&self.inventory, inv).expect("write inventory");
+    }
+
+    /// A load balancer's health check: a TCP listener on `addr` in the provider namespace,
+    /// closed as soon as `down` is set.
+    pub fn health_listener(&self, addr: SocketAddr, down: Arc<AtomicBool>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        crate::in_ns(&self.topo.provider, move || {
+            let l = TcpListener::bind(addr).expect("bind health port");
+            l.set_nonblocking(true).expect("nonblocking");
+            tx.send(()).ok();
+            while !down.load(Ordering::Relaxed) {
+                if l.accept().is_err() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(5)).expect("health listener up");
     }
 
     /// Polls `cond` until it holds (the reconciler applies commits asynchronously).

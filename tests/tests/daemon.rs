@@ -14,7 +14,7 @@ use std::{
 
 use eplink_dataplane::abi::ZONE_CONNECTED;
 use eplink_tests::{
-    gateway::{Gateway, CONSUMER1, ENI_A, ENI_B, PROVIDER, ZONE_A},
+    gateway::{Gateway, CONSUMER1, ENI_A, ENI_B, HEALTH_CHECKS, PROVIDER, ZONE_A},
     in_ns,
 };
 
@@ -226,41 +226,13 @@ fn idle_flows_are_swept_by_their_own_timeouts() {
     stop.store(true, Ordering::Relaxed);
 }
 
-/// A TCP listener on `addr` in the provider namespace (a load balancer's health check),
-/// closed as soon as `down` is set.
-fn health_listener(g: &Gateway, addr: SocketAddr, down: Arc<AtomicBool>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    in_ns(&g.topo.provider, move || {
-        let l = TcpListener::bind(addr).expect("bind health port");
-        l.set_nonblocking(true).unwrap();
-        tx.send(()).unwrap();
-        while !down.load(Ordering::Relaxed) {
-            if l.accept().is_err() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(5)).expect("health listener up");
-}
-
 #[test]
 fn r24_a_failed_resource_hands_its_zone_connection_to_a_healthy_one_and_traffic_follows() {
     let mut g = Gateway::new();
-    // Probes on and fast; each load balancer gets a health port of its own, so one can fail alone.
-    let mut inv = std::fs::read_to_string(&g.inventory).unwrap().replace(
-        "[health]\nenabled = false",
-        "[health]\nenabled = true\ninterval_ms = 200\ntimeout_ms = 100\nfall = 2\nrise = 2",
-    );
-    let vips = [("192.0.2.10", 8081, ZONE_A), ("192.0.2.20", 8082, ZONE_A), ("192.0.2.30", 8083, "cn-hangzhou-b")];
-    for (vip, port, zone) in vips {
-        let old = format!("health_check_port = 80\nzones = [{{ zone = \"{zone}\", vip = \"{vip}\" }}]");
-        assert!(inv.contains(&old), "inventory layout changed: {old}");
-        inv = inv.replace(&old, &format!("health_check_port = {port}\nzones = [{{ zone = \"{zone}\", vip = \"{vip}\" }}]"));
-    }
-    std::fs::write(&g.inventory, inv).unwrap();
-    let downs: Vec<Arc<AtomicBool>> = vips.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
-    for ((vip, port, _), down) in vips.iter().zip(&downs) {
-        health_listener(&g, SocketAddr::from((vip.parse::<Ipv4Addr>().unwrap(), *port)), Arc::clone(down));
+    g.probe_health(200);
+    let downs: Vec<Arc<AtomicBool>> = HEALTH_CHECKS.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
+    for ((_, _, vip, port), down) in HEALTH_CHECKS.iter().zip(&downs) {
+        g.health_listener(SocketAddr::from((*vip, *port)), Arc::clone(down));
     }
     g.start();
     let stop = Arc::new(AtomicBool::new(false));
@@ -282,12 +254,12 @@ fn r24_a_failed_resource_hands_its_zone_connection_to_a_healthy_one_and_traffic_
     g.wait_for("zone A forwarding", || request(&g, ENI_A).is_ok());
     let reply = request(&g, ENI_A).unwrap();
     let (failing, healthy) = if reply.contains("via 192.0.2.10 ") { (0, 1) } else { (1, 0) };
-    assert!(reply.contains(&format!("via {} ", vips[failing].0)), "{reply}");
+    assert!(reply.contains(&format!("via {} ", HEALTH_CHECKS[failing].2)), "{reply}");
 
     // The allocated load balancer stops answering its health check: after `fall` failed
     // rounds its zone connection moves to the other one, and new connections follow.
     downs[failing].store(true, Ordering::Relaxed);
-    let moved_to = format!("via {} ", vips[healthy].0);
+    let moved_to = format!("via {} ", HEALTH_CHECKS[healthy].2);
     g.wait_for("zone A moved to the healthy resource", || request(&g, ENI_A).is_ok_and(|r| r.contains(&moved_to)));
     assert!(g.log().contains("resource health changed"), "{}", g.log());
     stop.store(true, Ordering::Relaxed);

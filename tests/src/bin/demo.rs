@@ -1,20 +1,25 @@
 //! `demo` (run by `cargo xtask demo`): the whole product on one machine.
 //!
-//! Two zones, two consumer accounts whose VPCs use the same CIDRs, a provider with a load
-//! balancer per zone running a real HTTP server; `eplinkd` on the gateway; the seed's
-//! workflow walked with the `eplink` CLI; real requests through the ENIs; what an operator
-//! sees; then how to explore and how to tear down.
+//! Two zones, two consumer accounts whose VPCs use the same CIDRs, a provider whose load
+//! balancers (two in zone A, one in zone B) front a real HTTP server; `eplinkd` on the
+//! gateway; the seed's workflow walked with the `eplink` CLI; real requests through the
+//! ENIs; a load balancer failing its health check and its zones failing over; what an
+//! operator sees; then how to explore and how to tear down.
 
 use std::{
     io::{BufRead, IsTerminal},
-    net::Ipv4Addr,
+    net::{Ipv4Addr, SocketAddr},
     process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     thread::sleep,
     time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
-use eplink_tests::gateway::{bin, field, Gateway, CONSUMER1, CONSUMER2, ENI_A, ENI_B, PROVIDER, ZONE_A, ZONE_B};
+use eplink_tests::gateway::{bin, field, Gateway, CONSUMER1, CONSUMER2, ENI_A, ENI_B, HEALTH_CHECKS, PROVIDER, ZONE_A, ZONE_B};
 
 
 /// Kills a background process when the demo ends, however it ends.
@@ -65,6 +70,29 @@ fn curl(g: &Gateway, vpc: usize, eni: Ipv4Addr) -> Result<()> {
     Ok(())
 }
 
+/// Step 9: the zone A load balancer in use fails its health check; every zone A connection
+/// moves to the other one (R24) and requests keep working.
+fn fail_over(g: &Gateway, health_down: &[Arc<AtomicBool>]) -> Result<()> {
+    step("9. a zone A load balancer stops answering its health check: its zones fail over to the other one (R24)");
+    let zone_a_vips = |g: &Gateway| -> Vec<Ipv4Addr> {
+        let maps = g.topo.maps();
+        let zcs = maps.zone_conns.iter().filter_map(Result::ok).filter(|z| z.state == eplink_dataplane::abi::ZONE_CONNECTED);
+        zcs.map(|z| eplink_dataplane::to_v4(&z.vip)).filter(|v| HEALTH_CHECKS[..2].iter().any(|h| h.2 == *v)).collect()
+    };
+    let used = zone_a_vips(g);
+    let failing = HEALTH_CHECKS[..2].iter().position(|h| used.contains(&h.2)).context("no zone A resource in use")?;
+    let (name, _, vip, port) = HEALTH_CHECKS[failing];
+    println!("  zone A connections use {used:?}; {name} ({vip}) now refuses its health check on port {port}");
+    health_down[failing].store(true, Ordering::Relaxed);
+    g.wait_for("zone A to fail over", || !zone_a_vips(g).contains(&vip));
+    println!("  zone A connections now use {:?}", zone_a_vips(g));
+    show(g, PROVIDER, "provider", &["connection", "list"])?;
+    for vpc in 0..2 {
+        curl(g, vpc, ENI_A)?;
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     step("1. the world: two zones, two consumer VPCs (both 10.0.0.0/24 and 10.0.1.0/24), a provider");
     let mut g = Gateway::new();
@@ -81,12 +109,23 @@ fn main() -> Result<()> {
         .spawn()
         .context("start python3 http.server")?);
 
-    step("3. eplinkd on the gateway: loads the XDP program, attaches c1 c2 p0 p1, serves the API");
+    // Every load balancer gets a health check of its own (a listener on its VIP), and the
+    // daemon probes them twice a second (R24; see step 9).
+    g.probe_health(500);
+    let health_down: Vec<Arc<AtomicBool>> = HEALTH_CHECKS.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
+    for ((_, _, vip, port), down) in HEALTH_CHECKS.iter().zip(&health_down) {
+        g.health_listener(SocketAddr::from((*vip, *port)), Arc::clone(down));
+    }
+
+    step("3. eplinkd on the gateway: loads the XDP program, attaches c1 c2 p0 p1, serves the API, probes health");
     g.start();
     println!("  API on 127.0.0.1:{}, metrics on 127.0.0.1:{}/metrics (gateway namespace)", g.api_port, g.metrics_port);
 
-    step("4. provider: create the service (manual acceptance, one NLB per zone) and whitelist both consumers");
-    let svc = g.eplink(PROVIDER, &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"]);
+    step("4. provider: create the service (manual acceptance, two NLBs in zone A, one in zone B) and whitelist both consumers");
+    let svc = g.eplink(
+        PROVIDER,
+        &["service", "create", "--type", "nlb", "--resource", "nlb-a1@cn-hangzhou-a", "--resource", "nlb-a2@cn-hangzhou-a", "--resource", "nlb-b1@cn-hangzhou-b"],
+    );
     let svc = field(&svc, "ServiceId").to_string();
     for c in [CONSUMER1, CONSUMER2] {
         g.eplink(PROVIDER, &["whitelist", "add", &svc, c.0]);
@@ -136,14 +175,19 @@ fn main() -> Result<()> {
     sleep(Duration::from_millis(300));
     curl(&g, 0, ENI_A)?;
 
-    step("9. what an operator sees (read straight from the pinned maps; works with the daemon down)");
+    fail_over(&g, &health_down)?;
+
+    step("10. what an operator sees (read straight from the pinned maps; works with the daemon down)");
     show(&g, PROVIDER, "operator", &["dp", "enis"])?;
     show(&g, PROVIDER, "operator", &["dp", "flows"])?;
     show(&g, PROVIDER, "operator", &["dp", "stats"])?;
     show(&g, PROVIDER, "operator", &["dp", "maps"])?;
     drop(http);
+    for down in &health_down {
+        down.store(true, Ordering::Relaxed);
+    }
 
-    step("10. explore");
+    step("11. explore");
     let gw = &g.topo.gw.name;
     println!("  export EPLINK_ENDPOINT=127.0.0.1:{} EPLINK_INVENTORY={}", g.api_port, g.inventory.display());
     println!("  export EPLINK_ACCESS_KEY_ID={} EPLINK_ACCESS_KEY_SECRET={}   # the provider", PROVIDER.1, PROVIDER.2);
@@ -160,7 +204,7 @@ fn main() -> Result<()> {
         println!("\n  (not a terminal: tearing down now; run `cargo xtask demo` in a terminal to keep it up)");
     }
 
-    step("11. tear-down: the daemon stops, pins and namespaces are removed");
+    step("12. tear-down: the daemon stops, pins and namespaces are removed");
     g.stop();
     Ok(())
 }
