@@ -97,7 +97,7 @@ pub fn eplink_baseline(ctx: XdpContext) -> u32 {
 
 /// The flow clock for userspace, never attached: `BPF_PROG_TEST_RUN` it on a frame of at
 /// least 16 bytes and read `bpf_jiffies64()` and `bpf_ktime_get_ns()` (native order) from
-/// the first 16 bytes of the output. `eplink_dataplane::Clock` derives HZ from two runs.
+/// the first 16 bytes of the output. `eplink_dataplane::Clock` measures HZ with it.
 #[xdp]
 pub fn eplink_clock(ctx: XdpContext) -> u32 {
     let Ok(out) = parse::ptr_at::<[u64; 2]>(&ctx, 0) else { return xdp_action::XDP_ABORTED };
