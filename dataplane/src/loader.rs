@@ -98,10 +98,10 @@ impl Dataplane {
 
     /// The dataplane's clock (HZ is measured on first use, in about 50 ms).
     pub fn clock(&mut self) -> Result<&Clock> {
-        if self.clock.is_none() {
-            self.clock = Some(Clock::open_pinned(&self.pin_dir)?);
-        }
-        self.clock.as_ref().ok_or_else(|| Error::Clock("not opened".into()))
+        Ok(match &mut self.clock {
+            Some(c) => c,
+            slot => slot.insert(Clock::open_pinned(&self.pin_dir)?),
+        })
     }
 
     /// The typed maps.

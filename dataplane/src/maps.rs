@@ -235,8 +235,7 @@ impl Maps {
     /// The reverse-table key of a forward flow.
     #[must_use]
     pub fn reverse_key(key: &FlowKey, fwd: &FwdEntry) -> FlowKey {
-        let v4 = |a: &abi::Addr| [a[0], a[1], a[2], a[3]];
-        FlowKey::new(0, key.proto(), (v4(&fwd.nat_dst), key.dport_be), (v4(&fwd.nat_src), fwd.nat_sport_be))
+        FlowKey::new(0, key.proto(), (to_v4(&fwd.nat_dst).octets(), key.dport_be), (to_v4(&fwd.nat_src).octets(), fwd.nat_sport_be))
     }
 
     /// Deletes both entries of a flow (either may already be gone). The flow cache is left

@@ -142,7 +142,7 @@ fn fill_forward(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     let zc = live_zone(e.eni, e.generation)?;
     ct::touch(&mut e.last_seen, &mut e.flags, p.tcp_flags, now);
     let until = if nh_until < now + CACHE_JIFFIES { nh_until } else { now + CACHE_JIFFIES };
-    let new = Words { src: u32::from_ne_bytes(v4(&e.nat_src)), dst: u32::from_ne_bytes(v4(&e.nat_dst)), ports: ports(e.nat_sport_be, key.dport_be) };
+    let new = Words::new(v4(&e.nat_src), v4(&e.nat_dst), e.nat_sport_be, key.dport_be);
     write_slot(slot, key, (&e.nh_dmac, &e.nh_smac), &new, (e.nh_ifindex, e.eni, e.generation), until);
     Some(zc)
 }
@@ -160,7 +160,7 @@ fn fill_reverse(slot: &mut CacheSlot, key: &FlowKey, p: &Plain, now: u64) -> Opt
     }
     let zc = live_zone(r.eni, r.generation)?;
     ct::touch(&mut r.last_seen, &mut r.flags, p.tcp_flags, now);
-    let new = Words { src: u32::from_ne_bytes(v4(&r.eni_addr)), dst: u32::from_ne_bytes(v4(&r.client)), ports: ports(key.sport_be, r.client_port_be) };
+    let new = Words::new(v4(&r.eni_addr), v4(&r.client), key.sport_be, r.client_port_be);
     write_slot(slot, key, (&r.client_mac, &r.gateway_mac), &new, (r.ifindex, r.eni, r.generation), now + CACHE_JIFFIES);
     Some(zc)
 }
@@ -199,11 +199,4 @@ fn low32(jiffies: u64) -> u32 {
 #[expect(clippy::cast_possible_wrap, reason = "serial-number comparison")]
 fn jiffies_before(now: u64, until: u32) -> bool {
     (until.wrapping_sub(low32(now)) as i32) > 0
-}
-
-/// A ports word (native order of the packet bytes) from two ports as read.
-#[inline(always)]
-fn ports(sport_be: u16, dport_be: u16) -> u32 {
-    let (s, d) = (sport_be.to_ne_bytes(), dport_be.to_ne_bytes());
-    u32::from_ne_bytes([s[0], s[1], d[0], d[1]])
 }

@@ -19,7 +19,7 @@ use std::{
 
 use aya::maps::{IterableMap, MapType};
 use eplink_dataplane::{
-    Clock, Flow, Maps,
+    to_v4, Clock, Flow, Maps,
     abi::{
         self, Addr, CacheSlot, EniStats, FAMILY_V6, OUTCOME_COUNT, Outcome, ZONE_CONNECTED, ZONE_DISCONNECTED, ZoneConn,
         bucket::TICKS_PER_NS,
@@ -524,15 +524,14 @@ pub fn flow_row(f: &Flow, dir: &Directory, clock: &Clock, now: u64) -> FlowRow {
     let k = &f.key;
     // Flow tables are IPv4 (see `FlowKey`).
     let sock = |a: [u8; 4], port_be: u16| SocketAddr::new(IpAddr::V4(a.into()), u16::from_be(port_be));
-    let v4 = |a: &Addr| [a[0], a[1], a[2], a[3]];
     let last = f.rev.map_or(f.fwd.last_seen, |r| r.last_seen.max(f.fwd.last_seen));
     FlowRow {
         proto: proto_name(k.proto()),
         vpc_index: k.scope(),
         client: sock(k.src, k.sport_be),
         eni: sock(k.dst, k.dport_be),
-        snat: sock(v4(&f.fwd.nat_src), f.fwd.nat_sport_be),
-        vip: sock(v4(&f.fwd.nat_dst), k.dport_be),
+        snat: sock(to_v4(&f.fwd.nat_src).octets(), f.fwd.nat_sport_be),
+        vip: sock(to_v4(&f.fwd.nat_dst).octets(), k.dport_be),
         eni_index: f.fwd.eni,
         names: dir.names(f.fwd.eni),
         state: flow_state(k.proto(), f.fwd.flags, f.rev.map(|r| r.flags)),
